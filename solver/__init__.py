@@ -1,0 +1,22 @@
+"""Allmende's allocation core: a Problem in, a Plan out, no I/O."""
+
+from solver.params import SolveParams
+from solver.plan import Assignment, Metrics, Plan, Rejection
+from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request, Unavailability
+from solver.search import solve
+
+__all__ = [
+    "Assignment",
+    "Cluster",
+    "GpuType",
+    "Horizon",
+    "Metrics",
+    "Plan",
+    "Policy",
+    "Problem",
+    "Rejection",
+    "Request",
+    "SolveParams",
+    "Unavailability",
+    "solve",
+]

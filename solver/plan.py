@@ -1,0 +1,113 @@
+"""The plan file: what runs where and when, what was rejected and why, and the figures.
+
+A plan answers one problem.  Every request appears exactly once, either as an
+assignment (cluster, GPU type, ``[start_slot, end_slot)``) or as a rejection
+with a machine-readable ``reason`` from :data:`REASONS` and a sentence a person
+can read.  ``metrics`` and ``solver`` are reports: they never decide validity.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from solver.problem import Id
+
+Reason = Literal[
+    "no_eligible_cluster",
+    "window_too_short",
+    "capacity",
+    "power_cap",
+    "energy_budget",
+    "carbon_budget",
+    "org_cap",
+    "category_balance",
+    "lower_merit",
+]
+
+REASONS: dict[str, str] = {
+    "no_eligible_cluster": "no cluster in an allowed country has any of the acceptable GPU types",
+    "window_too_short": "the window from earliest slot to deadline is shorter than the runtime on every eligible type",
+    "capacity": "every eligible cluster, type and start is full with other allocations or maintenance",
+    "power_cap": "a cluster's power cap, not its GPU count, leaves no room at any eligible start",
+    "energy_budget": "the programme energy budget is spent",
+    "carbon_budget": "the programme carbon budget is spent",
+    "org_cap": "the organisation has reached its cap on the horizon's GPU-hours",
+    "category_balance": "it would fit, but the capacity went to categories below their fair share",
+    "lower_merit": "it would fit in an empty plan, but higher-merit requests took the capacity it needs",
+}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Assignment(Frozen):
+    request: Id
+    cluster: Id
+    gpu_type: Id
+    start_slot: Annotated[int, Field(ge=0)]
+    end_slot: Annotated[int, Field(ge=1)]
+    energy_kwh: float = 0.0
+    co2_kg: float = 0.0
+
+
+class Counterfactual(Frozen):
+    """One change to the request under which it fits beside the plan as it stands."""
+
+    change: Literal["gpu_type", "deadline_slot", "earliest_slot", "gpus", "countries"]
+    value: str | int | list[str]
+    text: str
+
+
+class Rejection(Frozen):
+    request: Id
+    reason: Reason
+    detail: Annotated[str, Field(min_length=1)]
+    counterfactual: Counterfactual | None = None
+
+
+class CategoryMetrics(Frozen):
+    share: float
+    demand_work: float
+    fair_share_work: float
+    work: float
+    gpu_hours: float
+    attainment: float
+    requests: int
+    assigned: int
+
+
+class Metrics(Frozen):
+    gpu_hours: float = 0.0
+    gpu_hours_by_category: dict[str, float] = {}
+    work: float = 0.0
+    value: float = 0.0
+    attainment: dict[str, float] = {}
+    categories: dict[str, CategoryMetrics] = {}
+    min_attainment: float = 0.0
+    jain: float = 0.0
+    energy_mwh: float = 0.0
+    co2_t: float = 0.0
+    utilisation: dict[str, float] = {}
+    assigned: int = 0
+    rejected: int = 0
+
+
+class SolverInfo(Frozen):
+    status: str = "UNKNOWN"
+    policy: str = ""
+    objective: float = 0.0
+    bound: float = 0.0
+    wall_seconds: float = 0.0
+    first_plan_seconds: float = 0.0
+    stages: dict[str, float] = {}
+
+
+class Plan(Frozen):
+    version: Literal[1] = 1
+    assignments: list[Assignment] = []
+    rejected: list[Rejection] = []
+    metrics: Metrics = Metrics()
+    solver: SolverInfo = SolverInfo()
