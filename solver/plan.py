@@ -56,8 +56,8 @@ class Assignment(Frozen):
 class Counterfactual(Frozen):
     """One change to the request under which it fits beside the plan as it stands."""
 
-    change: Literal["gpu_type", "deadline_slot", "earliest_slot", "gpus", "countries"]
-    value: str | int | list[str]
+    change: Literal["runtime_slots", "deadline_slot", "earliest_slot", "gpus", "countries"]
+    value: int | list[str] | dict[str, int]
     text: str
 
 

@@ -211,10 +211,13 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return [(int(edges[k]), int(edges[k + 1]) - 1) for k in range(0, len(edges), 2)]
 
 
-def _running_at(jobs: list[tuple[Assignment, Request, Cluster]], t: int) -> str:
+def _running_at(jobs: list[tuple[Assignment, Request, Cluster]], t: int, listed: int) -> str:
+    """Which requests share the worst slot; skipped past the listing cap, where it would only cost time."""
+    if listed >= MAX_PER_RULE:
+        return ""
     ids = sorted(a.request for a, _, _ in jobs if a.start_slot <= t < a.end_slot)
     more = f" and {len(ids) - _LIST_REQUESTS} more" if len(ids) > _LIST_REQUESTS else ""
-    return ", ".join(ids[:_LIST_REQUESTS]) + more
+    return f" (requests {', '.join(ids[:_LIST_REQUESTS])}{more})"
 
 
 def _check_capacity(problem: Problem, runnable: list[tuple[Assignment, Request, Cluster]]) -> list[Violation]:
@@ -243,8 +246,8 @@ def _check_capacity(problem: Problem, runnable: list[tuple[Assignment, Request, 
                     5,
                     None,
                     f"cluster {cid}, {g}, {_slots_text(first, last)}",
-                    f"{int(used[worst])} GPUs assigned, {int(free[worst])} available{_worst(first, last, worst)} "
-                    f"(requests {_running_at(jobs, worst)})",
+                    f"{int(used[worst])} GPUs assigned, {int(free[worst])} available{_worst(first, last, worst)}"
+                    + _running_at(jobs, worst, len(out)),
                 )
             )
     return out
@@ -280,8 +283,8 @@ def _check_power(problem: Problem, runnable: list[tuple[Assignment, Request, Clu
                     6,
                     None,
                     f"cluster {c.id}, {_slots_text(first, last)}",
-                    f"{draw[worst]:.6g} kW drawn, power cap {cap:.6g} kW{_worst(first, last, worst)} "
-                    f"(requests {_running_at(jobs, worst)})",
+                    f"{draw[worst]:.6g} kW drawn, power cap {cap:.6g} kW{_worst(first, last, worst)}"
+                    + _running_at(jobs, worst, len(out)),
                 )
             )
     return out

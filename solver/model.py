@@ -1,0 +1,232 @@
+"""The CP-SAT interval model of one neighbourhood (cluster c, window [a, b)).
+
+Data: candidates R (requests), their options K_r on cluster c (one per GPU type),
+the ledger's residual free GPUs F_p(t) per pool and power P_c(t), budgets left.
+
+Variables, for r ∈ R and k ∈ K_r:
+    x_rk ∈ {0, 1}                          the request runs on option k
+    s_rk ∈ [max(e_r, a), min(d_r, b) − ρ_rk]   its start (ρ_rk: runtime on k's type)
+    I_rk = optional interval [s_rk, s_rk + ρ_rk) present iff x_rk
+
+Constraints, one helper each:
+    add_choice      Σ_k x_rk ≤ 1                                           (rule 1)
+    add_capacity    cumulative per pool p: Σ gpus_r over I_rk ≤ F_p(t)      (rule 5)
+    add_power       cumulative on c: Σ power_rk over I_rk ≤ P_c(t)          (rule 6)
+    add_budgets     Σ energy_rk x_rk ≤ E_left;  Σ co2_rk(s_rk)·x_rk ≤ C_left;
+                    Σ_{r∈o} gpu_slots_rk x_rk ≤ O_left(o)                   (rules 7–9)
+    add_fairness    W_c + short_c ≥ (1 − ε)·fair_c, linear in x (see solver.policies.fair)
+Objective:  maximise  Σ round(1000·merit_r)·work_r·x_rk − P·Σ short_c.
+
+A time-varying capacity enters a cumulative as fixed intervals that occupy the
+difference to the window's maximum.  Rules 2–4 hold by construction of K_r and
+the start domains.  Floats are rounded against the plan (demands up, capacities
+down), and the caller re-checks every placement with the ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from solver.ledger import Ledger, Placement
+from solver.metrics import water_fill
+from solver.params import SolveParams
+from solver.policies import Context
+
+SHARE_SCALE = 1000
+SHORT_PENALTY_UNCAPPED = 1  # its shortfall is in units of SHARE_SCALE² work
+SHORT_PENALTY_CAPPED = 10 * SHARE_SCALE  # its shortfall is in units of work
+
+
+@dataclass(frozen=True)
+class Candidate:
+    request: int
+    current: Placement | None
+
+
+@dataclass(frozen=True)
+class Var:
+    request: int
+    option: int
+    present: cp_model.IntVar
+    start: cp_model.IntVar
+    interval: cp_model.IntervalVar
+
+
+class NeighbourhoodModel:
+    def __init__(
+        self,
+        ctx: Context,
+        ledger: Ledger,
+        cluster: int,
+        start: int,
+        end: int,
+        candidates: list[Candidate],
+        fairness_floor: float | None,
+    ) -> None:
+        self.ctx, self.ledger, self.cluster, self.a, self.b = ctx, ledger, cluster, start, end
+        self.model = cp_model.CpModel()
+        self.vars: list[Var] = []
+        self.current_work = ctx.work_by_category(ledger) / ctx.index.slot_hours
+        for cand in candidates:
+            self._add_request(cand)
+            if cand.current is not None:
+                self.current_work[ctx.index.category[cand.request]] += self._work(cand.request)
+        self.add_choice()
+        self.add_capacity()
+        self.add_power()
+        self.add_budgets()
+        penalty = self.add_fairness(fairness_floor) if fairness_floor is not None else 0
+        idx = ctx.index
+        value = sum(round(1000 * idx.merit[v.request]) * self._work(v.request) * v.present for v in self.vars)
+        self.model.maximize(value - penalty)
+
+    def _work(self, r: int) -> int:
+        idx = self.ctx.index
+        return int(idx.gpus[r]) * min(o.runtime for o in idx.options[r])
+
+    def _add_request(self, cand: Candidate) -> None:
+        idx, m, r = self.ctx.index, self.model, cand.request
+        for k, o in enumerate(idx.options[r]):
+            if o.cluster != self.cluster:
+                continue
+            lo = max(int(idx.earliest[r]), self.a)
+            hi = min(int(idx.deadline[r]), self.b) - o.runtime
+            if hi < lo:
+                continue
+            present = m.new_bool_var(f"x[{idx.req_ids[r]},{idx.pool_type[o.pool]}]")
+            s = m.new_int_var(lo, hi, f"s[{idx.req_ids[r]},{idx.pool_type[o.pool]}]")
+            interval = m.new_optional_fixed_size_interval_var(s, o.runtime, present, f"I[{idx.req_ids[r]}]")
+            self.vars.append(Var(r, k, present, s, interval))
+            hinted = cand.current is not None and cand.current.option == k
+            m.add_hint(present, hinted)
+            m.add_hint(s, cand.current.start if hinted and cand.current is not None else lo)
+
+    def add_choice(self) -> None:
+        by_request: dict[int, list[cp_model.IntVar]] = {}
+        for v in self.vars:
+            by_request.setdefault(v.request, []).append(v.present)
+        for lits in by_request.values():
+            if len(lits) > 1:
+                self.model.add_at_most_one(lits)
+
+    def _cumulative(self, vars_: list[Var], demands: list[int], free: np.ndarray, name: str) -> None:
+        """Cumulative over [a, b) with a per-slot capacity ``free`` (length b − a)."""
+        if not vars_:
+            return
+        cap = int(free.max())
+        if cap <= 0:
+            for v in vars_:
+                self.model.add(v.present == 0)
+            return
+        intervals = [v.interval for v in vars_]
+        demand_list = list(demands)
+        t = 0
+        while t < len(free):
+            gap = cap - int(free[t])
+            u = t
+            while u < len(free) and cap - int(free[u]) == gap:
+                u += 1
+            if gap > 0:
+                intervals.append(self.model.new_fixed_size_interval_var(self.a + t, u - t, f"{name}-busy{t}"))
+                demand_list.append(gap)
+            t = u
+        self.model.add_cumulative(intervals, demand_list, cap)
+
+    def add_capacity(self) -> None:
+        idx = self.ctx.index
+        by_pool: dict[int, list[Var]] = {}
+        for v in self.vars:
+            by_pool.setdefault(idx.options[v.request][v.option].pool, []).append(v)
+        for p, vs in sorted(by_pool.items()):
+            self._cumulative(vs, [int(idx.gpus[v.request]) for v in vs], self.ledger.free[p, self.a : self.b],
+                             f"pool{p}")
+
+    def add_power(self) -> None:
+        idx = self.ctx.index
+        if not np.isfinite(idx.power_cap_w[self.cluster]):
+            return
+        free = np.floor(self.ledger.power[self.cluster, self.a : self.b] + 1e-6).astype(np.int64)
+        demands = [math.ceil(idx.options[v.request][v.option].power_w - 1e-9) for v in self.vars]
+        self._cumulative(self.vars, demands, np.maximum(free, 0), "power")
+
+    def add_budgets(self) -> None:
+        idx, m, led = self.ctx.index, self.model, self.ledger
+        if np.isfinite(led.energy_left):
+            wh = [math.ceil(idx.options[v.request][v.option].energy_kwh * 1000) for v in self.vars]
+            m.add(sum(w * v.present for w, v in zip(wh, self.vars, strict=True)) <= math.floor(led.energy_left * 1000))
+        if np.isfinite(led.carbon_left):
+            terms = []
+            for v in self.vars:
+                o = idx.options[v.request][v.option]
+                lo, hi = _domain(v.start)
+                table = [math.ceil(g) for g in idx.co2_by_start(o, np.arange(lo, hi + 1))]
+                co2 = m.new_int_var(0, max(table), "co2")
+                used = m.new_int_var(0, max(table), "co2used")
+                m.add_element(v.start - lo, table, co2)
+                m.add(used >= co2).only_enforce_if(v.present)
+                terms.append(used)
+            m.add(sum(terms) <= math.floor(led.carbon_left))
+        if np.isfinite(idx.org_cap_gpu_hours):
+            by_org: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
+            for v in self.vars:
+                o = idx.options[v.request][v.option]
+                by_org.setdefault(int(idx.org[v.request]), []).append((int(idx.gpus[v.request]) * o.runtime, v.present))
+            for org, items in by_org.items():
+                left = math.floor(led.org_left[org] / idx.slot_hours + 1e-6)
+                m.add(sum(c * x for c, x in items) <= left)
+
+    def add_fairness(self, floor: float) -> cp_model.LinearExprT:
+        """Shortfall below ``floor`` × fair share per category, linear for the current cap pattern."""
+        ctx, idx, m = self.ctx, self.ctx.index, self.model
+        fixed = ctx.work_by_category(self.ledger) / idx.slot_hours  # in GPU-slots, without the candidates
+        demand = ctx.demand / idx.slot_hours
+        counted = [c for c in range(len(idx.categories)) if idx.share[c] > 0 and demand[c] > 0]
+        if not counted:
+            return 0
+        work = {c: int(round(fixed[c])) + sum(
+            self._work(v.request) * v.present for v in self.vars if idx.category[v.request] == c) for c in counted}
+        fair = water_fill(float(sum(self.current_work[c] for c in counted)), [float(idx.share[c]) for c in counted],
+                          [float(demand[c]) for c in counted])
+        capped = [c for c, f in zip(counted, fair, strict=True) if f >= demand[c] - 1e-6]
+        uncapped = [c for c in counted if c not in capped]
+        share = {c: round(SHARE_SCALE * idx.share[c]) for c in counted}
+        total_u = sum(share[c] for c in uncapped)
+        capped_demand = int(round(sum(demand[c] for c in capped)))
+        pool = sum(work[c] for c in counted) - capped_demand
+        floor_k = round(SHARE_SCALE * floor)
+        penalty: list[cp_model.LinearExprT] = []
+        for c in capped:
+            short = m.new_int_var(0, int(demand[c]) + 1, f"short[{idx.categories[c]}]")
+            m.add(SHARE_SCALE * work[c] + SHARE_SCALE * short >= floor_k * int(demand[c]))
+            penalty.append(SHORT_PENALTY_CAPPED * short)
+        for c in uncapped:
+            ub = int(SHARE_SCALE * total_u * (sum(demand) + 1))
+            short = m.new_int_var(0, ub, f"short[{idx.categories[c]}]")
+            m.add(SHARE_SCALE * total_u * work[c] + short >= floor_k * share[c] * pool)
+            penalty.append(SHORT_PENALTY_UNCAPPED * short)
+        return sum(penalty)
+
+    def solve(self, params: SolveParams, seconds: float, seed: int) -> dict[int, Placement] | None:
+        if not self.vars:
+            return None
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = params.workers
+        solver.parameters.random_seed = seed % (2**31)
+        solver.parameters.max_time_in_seconds = max(0.05, seconds)
+        if params.deterministic:
+            solver.parameters.max_deterministic_time = params.neighbourhood_dtime
+        status = solver.solve(self.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        return {
+            v.request: Placement(v.option, int(solver.value(v.start))) for v in self.vars if solver.value(v.present)
+        }
+
+
+def _domain(var: cp_model.IntVar) -> tuple[int, int]:
+    dom = var.proto.domain
+    return int(dom[0]), int(dom[-1])

@@ -1,0 +1,53 @@
+"""The one signature every policy has, and the per-problem facts they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from solver.index import Index
+from solver.ledger import Ledger
+from solver.metrics import attainments, demand_by_category, fairness
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts about one problem that every policy and every step of the search reuse."""
+
+    index: Index
+    alone: np.ndarray  # request fits on its own (rules 2–9 in an empty plan)
+    demand: np.ndarray  # work per category of requests that fit alone
+
+    @classmethod
+    def build(cls, index: Index, alone: np.ndarray) -> Context:
+        return cls(index, alone, demand_by_category(index, alone))
+
+    def work_by_category(self, ledger: Ledger) -> np.ndarray:
+        idx = self.index
+        placed = np.fromiter(ledger.placed, dtype=np.int64, count=len(ledger.placed))
+        return np.bincount(idx.category[placed], weights=idx.work[placed], minlength=len(idx.categories))
+
+    def value(self, ledger: Ledger) -> float:
+        placed = np.fromiter(ledger.placed, dtype=np.int64, count=len(ledger.placed))
+        return float((self.index.merit[placed] * self.index.work[placed]).sum())
+
+    def fairness(self, ledger: Ledger) -> tuple[float, float]:
+        return fairness(attainments(self.index, self.work_by_category(ledger), self.demand))
+
+
+class Policy(Protocol):
+    name: str
+
+    def first_plan(self, ctx: Context) -> Ledger:
+        """A complete valid plan, fast: the greedy this policy trusts."""
+        ...
+
+    def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
+        """Lexicographic, higher is better; the search keeps a move only if this does not drop."""
+        ...
+
+    def fairness_floor(self) -> float | None:
+        """Attainment every category should keep inside a neighbourhood model, or None to ignore fairness."""
+        ...

@@ -1,0 +1,112 @@
+"""``solve``: a Problem in, a Plan out, in numbered phases.
+
+1. compile   the problem into arrays over sorted keys (``solver.index``)
+2. demand    which requests fit on their own (rules 2–9 in an empty plan)
+3. first     the policy's greedy: a complete valid plan within seconds
+4. bound     the LP relaxation's upper bound on value (``solver.bound``)
+5. improve   CP-SAT on neighbourhoods (cluster × time window) until the time limit,
+             keeping a move only when the policy's score does not drop
+             (``solver.neighbourhood``)
+6. polish    move each job to its lowest-carbon start that changes nothing else
+7. decode    assignments with energy and CO2, rejections with reasons, metrics
+
+Every phase works on a :class:`~solver.ledger.Ledger`, which enforces every hard
+rule, so the plan returned at any moment (time limit included) is valid.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from solver import polish
+from solver.bound import value_bound
+from solver.explain import reject_all
+from solver.index import Index, compile_problem
+from solver.ledger import Ledger
+from solver.metrics import compute, fits_alone
+from solver.neighbourhood import improve
+from solver.params import SolveParams
+from solver.plan import Assignment, Plan, SolverInfo
+from solver.policies import Context, Policy, get
+from solver.problem import Problem
+
+Clock = Callable[[], float]
+
+
+def solve(
+    problem: Problem,
+    policy: str | Policy = "fair",
+    params: SolveParams | None = None,
+    clock: Clock = time.perf_counter,
+) -> Plan:
+    params = params or SolveParams()
+    pol = get(policy) if isinstance(policy, str) else policy
+    t0 = clock()
+    deadline = t0 + params.time_limit_s
+    stages: dict[str, float] = {}
+
+    def phase(name: str, since: float) -> float:
+        now = clock()
+        stages[name] = round(now - since, 4)
+        return now
+
+    index = compile_problem(problem)
+    t = phase("compile", t0)
+    ctx = Context.build(index, fits_alone(index))
+    t = phase("demand", t)
+    ledger = pol.first_plan(ctx)
+    t = phase("first_plan", t)
+    first_plan_seconds = t - t0
+    bound = value_bound(ctx, deadline=t0 + 0.25 * params.time_limit_s, clock=clock) if params.lp_bound else float(
+        "inf")
+    t = phase("bound", t)
+    status = improve(ctx, pol, ledger, params, deadline=deadline - _finish_reserve(index), clock=clock)
+    t = phase("improve", t)
+    polish.lower_carbon(ctx, ledger)
+    t = phase("polish", t)
+    plan = decode(ctx, ledger, pol.name)
+    t = phase("decode", t)
+    value = plan.metrics.value
+    return plan.model_copy(
+        update={
+            "solver": SolverInfo(
+                status="OPTIMAL" if value >= bound - 1e-6 else status,
+                policy=pol.name,
+                objective=pol.score(ctx, ledger)[0],
+                bound=bound,
+                wall_seconds=round(t - t0, 4),
+                first_plan_seconds=round(first_plan_seconds, 4),
+                stages=stages,
+            )
+        }
+    )
+
+
+def _finish_reserve(index: Index) -> float:
+    """Seconds kept back for polish and decode, which grow with the number of requests."""
+    return 0.5 + index.n * 1.5e-4
+
+
+def decode(ctx: Context, ledger: Ledger, policy: str) -> Plan:
+    index = ctx.index
+    assignments = []
+    for r in sorted(ledger.placed, key=lambda q: index.req_ids[q]):
+        p = ledger.placed[r]
+        o = index.options[r][p.option]
+        assignments.append(
+            Assignment(
+                request=index.req_ids[r],
+                cluster=index.cluster_ids[o.cluster],
+                gpu_type=index.pool_type[o.pool],
+                start_slot=p.start,
+                end_slot=p.start + o.runtime,
+                energy_kwh=round(o.energy_kwh, 6),
+                co2_kg=round(index.co2_g(o, r, p.start) / 1000.0, 6),
+            )
+        )
+    return Plan(
+        assignments=assignments,
+        rejected=reject_all(index, ledger, ctx.alone, policy),
+        metrics=compute(index, ledger.placed, ctx.alone),
+    )
