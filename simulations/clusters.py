@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from solver.problem import Cluster, GpuType, Unavailability
+from solver.problem import Cluster, GpuType, Problem, Unavailability, available
 
 GPU_TYPES: dict[str, GpuType] = {
     "A100": GpuType(tdp_watts=400.0, memory_gb=80.0),
@@ -158,3 +158,35 @@ def rescaled(cluster: Cluster, factor: float) -> Cluster:
         u.model_copy(update={"gpus": max(1, min(gpus[u.gpu_type], round(u.gpus * real)))}) for u in cluster.unavailable
     ]
     return cluster.model_copy(update={"gpus": gpus, "power_cap_kw": cap, "unavailable": windows})
+
+
+def deliverable_mwh(problem: Problem) -> float:
+    """Facility energy if every available GPU ran at board power in every slot, within each power cap."""
+    total_kwh = 0.0
+    for c in problem.clusters:
+        watts = sum(
+            np.array(available(c, g, problem.horizon.slots)) * problem.gpu_types[g].tdp_watts for g in c.gpus
+        )
+        if c.power_cap_kw is not None:
+            watts = np.minimum(watts, c.power_cap_kw * 1000.0)
+        total_kwh += float(np.sum(watts)) / 1000.0 * problem.horizon.slot_hours * c.pue
+    return total_kwh / 1000.0
+
+
+def offered_gpu_slots(clusters: list[Cluster], slots: int) -> int:
+    """GPU-slots on offer, less maintenance (exact while a site has at most one window per type)."""
+    windows = [(c, u) for c in clusters for u in c.unavailable]
+    withdrawn = sum(min(u.gpus, c.gpus[u.gpu_type]) * (u.to_slot - u.from_slot) for c, u in windows)
+    return sum(sum(c.gpus.values()) for c in clusters) * slots - withdrawn
+
+
+def sized(base: list[Cluster], gpu_slots: float, slots: int) -> list[Cluster]:
+    """``base`` scaled by one factor, found by bisection, so that they offer about ``gpu_slots``."""
+    lo, hi = 1e-3, 1e3
+    for _ in range(40):
+        mid = math.sqrt(lo * hi)
+        if offered_gpu_slots([rescaled(c, mid) for c in base], slots) < gpu_slots:
+            lo = mid
+        else:
+            hi = mid
+    return [rescaled(c, hi) for c in base]

@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulations.calibration import DURATION_PROBS, PHILLY, Calibration
-from simulations.clusters import GPU_TYPES, european_clusters, rescaled
-from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request, available
+from simulations.clusters import GPU_TYPES, deliverable_mwh, european_clusters, offered_gpu_slots, sized
+from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request
 
 # Runtime on each type relative to an H100, as a (low, high) range sampled per request.
 SPEED: dict[str, tuple[float, float]] = {
@@ -65,6 +65,23 @@ class DemandModel(BaseModel):
     runtime_p99_hours: float = Field(72.0, gt=0)
     max_runtime_slots: int = Field(72, ge=1)
     max_gang: int = Field(128, ge=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> DemandModel:
+        """Ranges must be ordered, and slack at least 1 so a deadline always leaves room to finish."""
+        ranges: dict[str, tuple[float, float]] = {"slack": self.slack, "replicas_log2": self.replicas_log2}
+        ranges |= {"residency_countries": self.residency_countries}
+        ranges |= {f"speed[{g}]": r for g, r in self.speed.items()}
+        for name, (lo, hi) in ranges.items():
+            if lo > hi:
+                raise ValueError(f"{name}: low end {lo} is above high end {hi}")
+        if self.slack[0] < 1.0 or self.residency_countries[0] < 1 or self.replicas_log2[0] < 0:
+            raise ValueError("slack must be >= 1, residency_countries >= 1 and replicas_log2 >= 0")
+        if not self.categories or min(self.categories.values()) < 0 or sum(self.categories.values()) <= 0:
+            raise ValueError("categories need non-negative weights with a positive sum")
+        if min(lo for lo, _ in self.speed.values()) <= 0:
+            raise ValueError("speed factors must be positive")
+        return self
 
 
 def sample_jobs(
@@ -158,6 +175,8 @@ def generate_requests(
     largest = _largest_gang(clusters, gpu_types)
     countries = sorted({c.country for c in clusters})
     typed = sorted({g for c in clusters for g in c.gpus if g in model.speed and g in gpu_types})
+    if not typed:
+        raise ValueError("no cluster offers a GPU type that both gpu_types and model.speed describe")
     stock = {g: sum(c.gpus.get(g, 0) for c in clusters) for g in typed}
     max_rt = min(model.max_runtime_slots, window)
     out: list[Request] = []
@@ -168,6 +187,9 @@ def generate_requests(
             allowed = sorted(rng.choice(countries, size=k, replace=False).tolist())
         fits = {g: max(largest.get((c, g), 0) for c in (allowed or countries)) for g in typed}
         fits = {g: f for g, f in fits.items() if f > 0}
+        if not fits:  # the allowed countries host none of the modelled types: drop the limit
+            allowed = None
+            fits = {g: f for g in typed if (f := max(largest.get((c, g), 0) for c in countries)) > 0}
         gang = int(gangs[i])
         if max(fits.values()) < gang:
             gang = 2 ** int(math.log2(max(fits.values())))
@@ -233,38 +255,6 @@ def demand_ratio(problem: Problem) -> float:
     return sum(problem.work(r) for r in problem.requests) / problem.gpu_hour_capacity()
 
 
-def deliverable_mwh(problem: Problem) -> float:
-    """Facility energy if every available GPU ran at board power in every slot, within each power cap."""
-    total_kwh = 0.0
-    for c in problem.clusters:
-        watts = sum(
-            np.array(available(c, g, problem.horizon.slots)) * problem.gpu_types[g].tdp_watts for g in c.gpus
-        )
-        if c.power_cap_kw is not None:
-            watts = np.minimum(watts, c.power_cap_kw * 1000.0)
-        total_kwh += float(np.sum(watts)) / 1000.0 * problem.horizon.slot_hours * c.pue
-    return total_kwh / 1000.0
-
-
-def _offered(clusters: list[Cluster], slots: int) -> int:
-    """GPU-slots on offer, less maintenance (exact while a site has at most one window per type)."""
-    windows = [(c, u) for c in clusters for u in c.unavailable]
-    withdrawn = sum(min(u.gpus, c.gpus[u.gpu_type]) * (u.to_slot - u.from_slot) for c, u in windows)
-    return sum(sum(c.gpus.values()) for c in clusters) * slots - withdrawn
-
-
-def _sized(base: list[Cluster], gpu_slots: float, slots: int) -> list[Cluster]:
-    """``base`` scaled by one factor, found by bisection, so that they offer about ``gpu_slots``."""
-    lo, hi = 1e-3, 1e3
-    for _ in range(40):
-        mid = math.sqrt(lo * hi)
-        if _offered([rescaled(c, mid) for c in base], slots) < gpu_slots:
-            lo = mid
-        else:
-            hi = mid
-    return [rescaled(c, hi) for c in base]
-
-
 def bench_problem(size: BenchSize, seed: int) -> Problem:
     """A benchmark instance whose demand is ~2× capacity and whose every hard rule binds somewhere.
 
@@ -282,7 +272,7 @@ def bench_problem(size: BenchSize, seed: int) -> Problem:
     gangs, hours = sample_jobs(model, 4_000, np.random.default_rng(streams["pilot"]))
     work = n * float(np.mean(gangs * np.clip(np.ceil(hours), 1, model.max_runtime_slots)))
     for _ in range(5):
-        clusters = _sized(base, work / TARGET_RATIO, slots)
+        clusters = sized(base, work / TARGET_RATIO, slots)
         gpu_types = {g: GPU_TYPES[g] for g in sorted({g for c in clusters for g in c.gpus})}
         rng = np.random.default_rng(streams["requests"])
         requests = generate_requests(model, clusters, gpu_types, horizon, rng, id_prefix=f"{size.lower()}{seed}", n=n)
@@ -290,7 +280,7 @@ def bench_problem(size: BenchSize, seed: int) -> Problem:
         ratio = demand_ratio(problem)
         if abs(ratio - TARGET_RATIO) <= RATIO_TOLERANCE:
             break
-        offered = _offered(clusters, slots)
+        offered = offered_gpu_slots(clusters, slots)
         work = ratio * offered
         if offered > 1.05 * work / TARGET_RATIO:  # sites are at their floor: ask for longer runs instead
             stretch = min(2.0, TARGET_RATIO / ratio)
