@@ -106,7 +106,11 @@ def sample_jobs(
 
 
 def arrival_rate(model: DemandModel, horizon: Horizon, first_slot: int = 0, cal: Calibration = PHILLY) -> np.ndarray:
-    """Expected arrivals in each slot from ``first_slot`` to the end of the horizon."""
+    """Expected arrivals in each slot from ``first_slot`` to the end of the horizon.
+
+    Philly's hour-of-day factors are read at the slot's clock hour, its day-of-week factors by weekday
+    (trace day 0 as Monday): the trace has no calendar, so only the shapes carry over.
+    """
     rates = []
     for t in range(first_slot, horizon.slots):
         at = horizon.start + timedelta(minutes=horizon.slot_minutes * t)
@@ -162,29 +166,36 @@ def generate_requests(
     window = horizon.slots - first_slot
     if window <= 0:
         raise ValueError(f"first_slot {first_slot} is not inside the horizon ({horizon.slots} slots)")
-    rate = arrival_rate(model, horizon, first_slot)
-    count = int(rng.poisson(rate.sum())) if n is None else n
-    gangs, hours = sample_jobs(model, count, rng)
-    categories, orgs = _orgs(model, count, rng)
-    merit = rng.beta(*model.merit_beta, size=count)
-    slack = rng.uniform(*model.slack, size=count)
-    resident = rng.random(count) < model.residency_share
-    flexible = rng.random(count) < model.flexible_share
-    when = rng.random(count)
-    cum = np.concatenate([[0.0], np.cumsum(rate)])
     largest = _largest_gang(clusters, gpu_types)
     countries = sorted({c.country for c in clusters})
     typed = sorted({g for c in clusters for g in c.gpus if g in model.speed and g in gpu_types})
     if not typed:
         raise ValueError("no cluster offers a GPU type that both gpu_types and model.speed describe")
     stock = {g: sum(c.gpus.get(g, 0) for c in clusters) for g in typed}
+    column = {g: j for j, g in enumerate(sorted(model.speed))}
+    rate = arrival_rate(model, horizon, first_slot)
+    cum = np.concatenate([[0.0], np.cumsum(rate)])
+    # Every draw is made up front, in a fixed number, so resized clusters change requests smoothly.
+    count = int(rng.poisson(rate.sum())) if n is None else n
+    gangs, hours = sample_jobs(model, count, rng)
+    categories, orgs = _orgs(model, count, rng)
+    merit = rng.beta(*model.merit_beta, size=count)
+    slack = rng.uniform(*model.slack, size=count)
+    when = rng.random(count)
+    resident = rng.random(count) < model.residency_share
+    n_countries = rng.integers(model.residency_countries[0], model.residency_countries[1] + 1, size=count)
+    country_keys = rng.random((count, len(countries)))
+    flexible = rng.random(count) < model.flexible_share
+    n_extra = rng.integers(1, 3, size=count)
+    type_u = rng.random(count)
+    type_keys = rng.random((count, len(column)))
+    speed_u = rng.random((count, len(column)))
     max_rt = min(model.max_runtime_slots, window)
     out: list[Request] = []
     for i in range(count):
         allowed = None
         if resident[i]:
-            k = min(len(countries), int(rng.integers(model.residency_countries[0], model.residency_countries[1] + 1)))
-            allowed = sorted(rng.choice(countries, size=k, replace=False).tolist())
+            allowed = sorted(countries[j] for j in np.argsort(country_keys[i])[: n_countries[i]])
         fits = {g: max(largest.get((c, g), 0) for c in (allowed or countries)) for g in typed}
         fits = {g: f for g, f in fits.items() if f > 0}
         if not fits:  # the allowed countries host none of the modelled types: drop the limit
@@ -194,16 +205,16 @@ def generate_requests(
         if max(fits.values()) < gang:
             gang = 2 ** int(math.log2(max(fits.values())))
         ok = sorted(g for g, f in fits.items() if f >= gang)
-        weight = np.array([stock[g] for g in ok], dtype=np.float64)
-        chosen = [ok[int(rng.choice(len(ok), p=weight / weight.sum()))]]
-        if flexible[i] and len(ok) > 1:
-            others = [g for g in ok if g != chosen[0]]
-            extra = min(len(others), int(rng.integers(1, 3)))
-            chosen += rng.choice(others, size=extra, replace=False).tolist()
+        cdf = np.cumsum([stock[g] for g in ok]) / sum(stock[g] for g in ok)
+        chosen = [ok[min(int(np.searchsorted(cdf, type_u[i], side="right")), len(ok) - 1)]]
+        if flexible[i]:
+            others = sorted((g for g in ok if g != chosen[0]), key=lambda g: type_keys[i, column[g]])
+            chosen += others[: n_extra[i]]
         base = hours[i] / horizon.slot_hours
-        runtime = {
-            g: int(np.clip(math.ceil(base * rng.uniform(*model.speed[g]) - 1e-9), 1, max_rt)) for g in sorted(chosen)
-        }
+        runtime = {}
+        for g in sorted(chosen):
+            lo, hi = model.speed[g]
+            runtime[g] = int(np.clip(math.ceil(base * (lo + speed_u[i, column[g]] * (hi - lo)) - 1e-9), 1, max_rt))
         fastest = min(runtime.values())
         last = window - fastest  # latest start, relative to first_slot, that still finishes in the horizon
         start = int(np.searchsorted(cum, when[i] * cum[last + 1], side="right")) - 1
@@ -271,20 +282,25 @@ def bench_problem(size: BenchSize, seed: int) -> Problem:
     base = european_clusters(k, np.random.default_rng(streams["clusters"]), slots, start=BENCH_START)
     gangs, hours = sample_jobs(model, 4_000, np.random.default_rng(streams["pilot"]))
     work = n * float(np.mean(gangs * np.clip(np.ceil(hours), 1, model.max_runtime_slots)))
-    for _ in range(5):
-        clusters = sized(base, work / TARGET_RATIO, slots)
+    tried: list[tuple[float, float, Problem]] = []  # (distance from target, ratio, problem)
+    for _ in range(6):
+        asked = work / TARGET_RATIO
+        clusters = sized(base, asked, slots)
         gpu_types = {g: GPU_TYPES[g] for g in sorted({g for c in clusters for g in c.gpus})}
         rng = np.random.default_rng(streams["requests"])
         requests = generate_requests(model, clusters, gpu_types, horizon, rng, id_prefix=f"{size.lower()}{seed}", n=n)
         problem = Problem(horizon=horizon, gpu_types=gpu_types, clusters=clusters, requests=requests)
         ratio = demand_ratio(problem)
+        tried.append((abs(ratio - TARGET_RATIO), ratio, problem))
         if abs(ratio - TARGET_RATIO) <= RATIO_TOLERANCE:
             break
         offered = offered_gpu_slots(clusters, slots)
-        work = ratio * offered
-        if offered > 1.05 * work / TARGET_RATIO:  # sites are at their floor: ask for longer runs instead
+        # Damped: site sizes feed back into the type mix requests pick, hence into their runtimes.
+        work = math.sqrt(work * ratio * offered)
+        if ratio < TARGET_RATIO and offered > 1.05 * asked:  # sites are at their floor: ask for longer runs
             stretch = min(2.0, TARGET_RATIO / ratio)
             model = model.model_copy(update={"runtime_median_hours": model.runtime_median_hours * stretch})
+    _, ratio, problem = min(tried, key=lambda t: t[0])
     if not RATIO_BAND[0] <= ratio <= RATIO_BAND[1]:
         raise RuntimeError(f"bench {size}/{seed}: demand ratio {ratio:.2f} is outside {RATIO_BAND}")
     budget = round(ENERGY_SHARE * deliverable_mwh(problem), 1)
