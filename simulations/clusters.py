@@ -190,3 +190,13 @@ def sized(base: list[Cluster], gpu_slots: float, slots: int) -> list[Cluster]:
         else:
             hi = mid
     return [rescaled(c, hi) for c in base]
+
+
+def largest_gang(clusters: list[Cluster], gpu_types: dict[str, GpuType]) -> dict[tuple[str, str], int]:
+    """(country, type) -> the largest gang one cluster there can run at once, under its power cap."""
+    out: dict[tuple[str, str], int] = {}
+    for c in clusters:
+        for g, count in c.gpus.items():
+            fit = count if c.power_cap_kw is None else min(count, int(c.power_cap_kw * 1000 // gpu_types[g].tdp_watts))
+            out[(c.country, g)] = max(out.get((c.country, g), 0), fit)
+    return out

@@ -24,17 +24,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulations.calibration import DURATION_PROBS, PHILLY, Calibration
-from simulations.clusters import GPU_TYPES, deliverable_mwh, european_clusters, offered_gpu_slots, sized
+from simulations.clusters import GPU_TYPES, deliverable_mwh, european_clusters, largest_gang, offered_gpu_slots, sized
 from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request
 
 # Runtime on each type relative to an H100, as a (low, high) range sampled per request.
 SPEED: dict[str, tuple[float, float]] = {
-    "H100": (1.0, 1.0),
-    "H200": (0.8, 0.9),
-    "A100": (1.8, 2.2),
-    "MI250X": (1.5, 1.9),
-    "L40S": (2.6, 3.4),
-}
+    "H100": (1.0, 1.0), "H200": (0.8, 0.9), "A100": (1.8, 2.2), "MI250X": (1.5, 1.9), "L40S": (2.6, 3.4),
+}  # fmt: skip
 DAYS_PER_MONTH = 30.44
 
 
@@ -137,16 +133,6 @@ def _orgs(model: DemandModel, n: int, rng: np.random.Generator) -> tuple[list[st
     return categories, [f"{c.replace('_', '-')}-{o + 1:03d}" for c, o in zip(categories, org_of, strict=True)]
 
 
-def _largest_gang(clusters: list[Cluster], gpu_types: dict[str, GpuType]) -> dict[tuple[str, str], int]:
-    """(country, type) -> the largest gang one cluster there can run at once, under its power cap."""
-    out: dict[tuple[str, str], int] = {}
-    for c in clusters:
-        for g, count in c.gpus.items():
-            fit = count if c.power_cap_kw is None else min(count, int(c.power_cap_kw * 1000 // gpu_types[g].tdp_watts))
-            out[(c.country, g)] = max(out.get((c.country, g), 0), fit)
-    return out
-
-
 def generate_requests(
     model: DemandModel,
     clusters: list[Cluster],
@@ -166,7 +152,7 @@ def generate_requests(
     window = horizon.slots - first_slot
     if window <= 0:
         raise ValueError(f"first_slot {first_slot} is not inside the horizon ({horizon.slots} slots)")
-    largest = _largest_gang(clusters, gpu_types)
+    largest = largest_gang(clusters, gpu_types)
     countries = sorted({c.country for c in clusters})
     typed = sorted({g for c in clusters for g in c.gpus if g in model.speed and g in gpu_types})
     if not typed:
