@@ -1,0 +1,299 @@
+"""The service's records: what the store keeps, as frozen pydantic models that reuse the solver's.
+
+A record is a value: to change one, copy it with new fields and hand it to the store, which
+compares ``version`` with what it holds (compare-and-set) and stores ``version + 1``.  State fields
+only move along the edges in :mod:`scheduler.states`.  Times are timezone-aware and come from an
+injected clock, never from ``datetime.now()`` here.
+
+Cluster reports speak absolute time (a maintenance window from 02:00 to 06:00), while the solver
+speaks slots of one round's horizon, so :meth:`ClusterRecord.to_cluster` converts at snapshot time.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
+from solver.params import SolveParams
+from solver.plan import Plan
+from solver.problem import Cluster, GpuType, Horizon, Id, NonNegInt, Policy, PosInt, Problem, Request, Unavailability
+
+Version = Annotated[int, Field(ge=0)]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    """Bearer-token roles; the public ledger needs no token, and ``system`` is the service itself."""
+
+    APPLICANT = "applicant"
+    OPERATOR = "operator"
+    CLUSTER_AGENT = "cluster-agent"
+    ANALYST = "analyst"
+    SYSTEM = "system"
+
+
+class Change(Frozen):
+    """Who writes, when, what and why: every audited write carries one and it becomes the audit entry."""
+
+    actor: Annotated[str, Field(min_length=1)]
+    role: Role
+    at: AwareDatetime
+    action: Annotated[str, Field(min_length=1)]
+    reason: str = ""
+
+
+# -- clusters ---------------------------------------------------------------------------------
+
+
+class Withdrawal(Frozen):
+    """GPUs of one type withdrawn over ``[start, end)`` in wall-clock time (maintenance, other users)."""
+
+    gpu_type: Id
+    gpus: PosInt
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Withdrawal:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class CarbonForecast(Frozen):
+    """gCO2e/kWh per step from ``start``; a slot takes the mean of the steps it overlaps."""
+
+    start: AwareDatetime
+    step_minutes: PosInt = 60
+    values: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)]
+
+    def over(self, horizon: Horizon) -> list[float]:
+        """One value per slot of ``horizon``; before the forecast the first value, after it the last."""
+        out: list[float] = []
+        for t in range(horizon.slots):
+            a = horizon.start + timedelta(minutes=t * horizon.slot_minutes)
+            lo = (a - self.start) / timedelta(minutes=self.step_minutes)
+            hi = lo + horizon.slot_minutes / self.step_minutes
+            steps = range(math.floor(lo), max(math.ceil(hi), math.floor(lo) + 1))
+            vals = [self.values[min(max(i, 0), len(self.values) - 1)] for i in steps]
+            out.append(sum(vals) / len(vals))
+        return out
+
+
+class Inventory(Frozen):
+    """What a cluster agent reports: GPUs now, capacity withdrawn ahead, and the carbon forecast."""
+
+    gpus: dict[Id, NonNegInt]
+    unavailable: list[Withdrawal] = []
+    carbon: CarbonForecast | None = None
+
+
+class ClusterRecord(Frozen):
+    id: Id
+    operator: str = ""
+    country: Country
+    gpu_types: dict[Id, GpuType]
+    gpus: dict[Id, NonNegInt]
+    power_cap_kw: Annotated[float, Field(gt=0)] | None = None
+    pue: Annotated[float, Field(ge=1.0, le=5.0)] = 1.0
+    carbon: CarbonForecast | None = None
+    unavailable: list[Withdrawal] = []
+    last_heartbeat: AwareDatetime | None = None
+    registered_at: AwareDatetime
+    state: ClusterState = ClusterState.ACTIVE
+    version: Version = 0
+
+    @model_validator(mode="after")
+    def _known_types(self) -> ClusterRecord:
+        unknown = sorted(set(self.gpus) - set(self.gpu_types))
+        if unknown:
+            raise ValueError(f"gpus: no board power given for {', '.join(unknown)}")
+        return self
+
+    def to_cluster(self, horizon: Horizon) -> Cluster:
+        """The solver's view of this cluster over one round's horizon."""
+        end = horizon.start + timedelta(minutes=horizon.slots * horizon.slot_minutes)
+        slot = timedelta(minutes=horizon.slot_minutes)
+        windows = []
+        for w in self.unavailable:
+            if w.gpu_type not in self.gpus or w.end <= horizon.start or w.start >= end:
+                continue
+            a = max(0, math.floor((w.start - horizon.start) / slot))
+            b = min(horizon.slots, math.ceil((w.end - horizon.start) / slot))
+            windows.append(
+                Unavailability(gpu_type=w.gpu_type, gpus=min(w.gpus, self.gpus[w.gpu_type]), from_slot=a, to_slot=b)
+            )
+        carbon: float | list[float] = self.carbon.over(horizon) if self.carbon else 0.0
+        return Cluster(
+            id=self.id,
+            country=self.country,
+            operator=self.operator,
+            gpus=self.gpus,
+            power_cap_kw=self.power_cap_kw,
+            pue=self.pue,
+            carbon_intensity=carbon,
+            unavailable=[w for w in windows if w.gpus > 0],
+        )
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class RequestSpec(Frozen):
+    """What an applicant submits: the solver's request fields plus title, entrypoint and idempotency key.
+
+    ``org`` is the applicant organisation.  Two submissions with the same ``(org, idempotency_key)``
+    are the same request when their specs are equal, and a :class:`~scheduler.errors.Conflict` when not.
+    """
+
+    org: Id
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    category: Id
+    gpus: PosInt
+    runtime_slots: dict[Id, PosInt]
+    earliest_slot: NonNegInt = 0
+    deadline_slot: NonNegInt | None = None
+    countries: list[Country] | None = None
+    merit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    entrypoint: Annotated[str, Field(min_length=1, max_length=10_000)]
+    runtime_env: dict[str, Any] = {}
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _solver_valid(self) -> RequestSpec:
+        self.to_request("r")  # the solver's own rules (window, non-empty types), checked once here
+        return self
+
+    def to_request(self, id: str) -> Request:
+        return Request(
+            id=id,
+            org=self.org,
+            category=self.category,
+            gpus=self.gpus,
+            runtime_slots=self.runtime_slots,
+            earliest_slot=self.earliest_slot,
+            deadline_slot=self.deadline_slot,
+            countries=self.countries,
+            merit=self.merit,
+        )
+
+
+class RequestRecord(RequestSpec):
+    id: Id
+    state: RequestState = RequestState.SUBMITTED
+    round_id: Id | None = None
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: Version = 0
+
+    def spec(self) -> RequestSpec:
+        """The submitted content alone, for idempotency comparison and amendments."""
+        return RequestSpec.model_validate(self.model_dump(include=set(RequestSpec.model_fields)))
+
+    def solver_request(self) -> Request:
+        return self.to_request(self.id)
+
+
+# -- rounds and allocations -------------------------------------------------------------------
+
+
+class RoundRecord(Frozen):
+    """One allocation round, replayable: the problem, objective, parameters and OR-Tools version that made its plan."""
+
+    id: Id
+    horizon: Horizon
+    policy: Policy = Policy()
+    objective: str = "fair"
+    params: SolveParams = SolveParams()
+    state: RoundState = RoundState.OPEN
+    problem: Problem | None = None
+    plan: Plan | None = None
+    ortools_version: str | None = None
+    progress: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    progress_message: str = ""
+    error: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: Version = 0
+
+
+class AllocationRecord(Frozen):
+    """One assignment of a round's plan, reviewed and then executed on its own."""
+
+    id: Id
+    round_id: Id
+    request_id: Id
+    cluster: Id
+    gpu_type: Id
+    start_slot: NonNegInt
+    end_slot: PosInt
+    energy_kwh: float = 0.0
+    co2_kg: float = 0.0
+    state: AllocationState = AllocationState.PROPOSED
+    pinned: bool = False
+    flagged_stale: bool = False
+    version: Version = 0
+
+
+# -- audit and tokens -------------------------------------------------------------------------
+
+
+class AuditEntry(Frozen):
+    """One line of the append-only log; ``seq`` orders the log and never has gaps reused."""
+
+    seq: PosInt
+    at: AwareDatetime
+    actor: str
+    role: Role
+    action: str
+    subject: str
+    reason: str = ""
+    before: str | None = None
+    after: str | None = None
+
+
+class TokenRecord(Frozen):
+    """A bearer token as stored: only the salted hash of its secret, never the secret itself."""
+
+    id: Id
+    role: Role
+    org: Id | None = None
+    cluster: Id | None = None
+    name: str = ""
+    salt: str
+    secret_hash: str
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class IssuedToken(Frozen):
+    """What ``create_token`` returns, once: the record and the bearer string to hand to its owner."""
+
+    record: TokenRecord
+    bearer: str
+
+
+def new_id(prefix: str) -> str:
+    """A unique id that sorts by creation time: ``prefix-<ms since epoch, hex>-<random>``."""
+    return f"{prefix}-{time.time_ns() // 1_000_000:011x}-{secrets.token_hex(5)}"
+
+
+def subject(kind: str, id: str) -> str:
+    """How the audit log names a record: ``request/req-...``."""
+    return f"{kind}/{id}"
+
