@@ -7,7 +7,7 @@ import random
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -86,7 +86,7 @@ COVERAGE = [
     pytest.param(plan(TWO, rejected=(no("r9"),)), {1}, id="unknown request id in rejected"),
     pytest.param(plan(TWO, rejected=(no("r1", detail="   "),)), {1}, id="rejection whose detail is only blanks"),
     pytest.param(
-        plan(TWO, rejected=(Rejection.model_construct(request="r1", reason="because", detail="x"),)),
+        plan(TWO, rejected=(Rejection.model_construct(request="r1", reason=cast(Any, "because"), detail="x"),)),
         {1},
         id="rejection reason outside the vocabulary",
     ),
@@ -535,7 +535,7 @@ def test_arbitrary_plans_break_exactly_the_rules_a_brute_force_check_finds(data:
 def test_brute_force_agrees_on_the_table() -> None:
     """The oracle of the property above is itself checked against the hand-written cases."""
     for case in CASES:
-        problem, assignments, want = case.values
+        problem, assignments, want = cast(tuple[Problem, list[Assignment], set[int]], case.values)
         assert _brute_force_rules(problem, plan(problem, *assignments)) == want, case.id
 
 
@@ -595,7 +595,7 @@ def _large(n_requests: int = 25_000, n_clusters: int = 40, slots: int = 336) -> 
     for r in problem.requests:
         g, runtime = next(iter(r.runtime_slots.items()))
         start = rng.randint(0, slots - runtime)
-        assignments.append(on(r.id, start, start + runtime, rng.choice(clusters)["id"], g))
+        assignments.append(on(r.id, start, start + runtime, f"cl-{rng.randrange(n_clusters):02d}", g))
     return problem, Plan(assignments=assignments)
 
 
