@@ -55,6 +55,7 @@ _LIST_REQUESTS = 5
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+Job = tuple[Assignment, Request, Cluster]  # an assignment that passed rule 2, with what it refers to
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,14 @@ def verify(problem: Problem, plan: Plan) -> list[Violation]:
     clusters = {c.id: c for c in problem.clusters}
     found: list[Violation] = []
     found += _check_coverage(problem, plan, requests)
-    runnable: list[tuple[Assignment, Request, Cluster]] = []
+    runnable: list[Job] = []
     for i, a in enumerate(plan.assignments):
         r = requests.get(a.request)
         if r is None:
             continue  # reported by rule 1; nothing to measure it against
-        issues = _check_assignment(problem, a, r, clusters.get(a.cluster), i)
-        found += issues
         cluster = clusters.get(a.cluster)
+        issues = _check_assignment(problem, a, r, cluster, i)
+        found += issues
         if cluster is not None and not any(v.rule == 2 for v in issues):
             runnable.append((a, r, cluster))
     found += _check_capacity(problem, runnable)
@@ -211,7 +212,7 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return [(int(edges[k]), int(edges[k + 1]) - 1) for k in range(0, len(edges), 2)]
 
 
-def _running_at(jobs: list[tuple[Assignment, Request, Cluster]], t: int, listed: int) -> str:
+def _running_at(jobs: list[Job], t: int, listed: int) -> str:
     """Which requests share the worst slot; skipped past the listing cap, where it would only cost time."""
     if listed >= MAX_PER_RULE:
         return ""
@@ -220,10 +221,10 @@ def _running_at(jobs: list[tuple[Assignment, Request, Cluster]], t: int, listed:
     return f" (requests {', '.join(ids[:_LIST_REQUESTS])}{more})"
 
 
-def _check_capacity(problem: Problem, runnable: list[tuple[Assignment, Request, Cluster]]) -> list[Violation]:
+def _check_capacity(problem: Problem, runnable: list[Job]) -> list[Violation]:
     """GPU counts per cluster, type and slot; one violation per run of overloaded slots."""
     slots = problem.horizon.slots
-    by_key: dict[tuple[str, str], list[tuple[Assignment, Request, Cluster]]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[Job]] = defaultdict(list)
     for job in runnable:
         by_key[(job[0].cluster, job[0].gpu_type)].append(job)
     out: list[Violation] = []
@@ -256,10 +257,10 @@ def _check_capacity(problem: Problem, runnable: list[tuple[Assignment, Request, 
 # Rule 6 ---------------------------------------------------------------------------------------------------------------
 
 
-def _check_power(problem: Problem, runnable: list[tuple[Assignment, Request, Cluster]]) -> list[Violation]:
+def _check_power(problem: Problem, runnable: list[Job]) -> list[Violation]:
     """Draw per cluster and slot, all types together, against the cluster's power cap."""
     slots = problem.horizon.slots
-    by_cluster: dict[str, list[tuple[Assignment, Request, Cluster]]] = defaultdict(list)
+    by_cluster: dict[str, list[Job]] = defaultdict(list)
     for job in runnable:
         by_cluster[job[2].id].append(job)
     out: list[Violation] = []
@@ -298,7 +299,7 @@ def _kw_at_meter(problem: Problem, a: Assignment, r: Request, c: Cluster) -> flo
     return r.gpus * problem.gpu_types[a.gpu_type].tdp_watts / 1000.0 * c.pue
 
 
-def _check_energy(problem: Problem, runnable: list[tuple[Assignment, Request, Cluster]]) -> list[Violation]:
+def _check_energy(problem: Problem, runnable: list[Job]) -> list[Violation]:
     """The programme's energy budget, in kWh at the meter, over the whole plan."""
     budget = problem.policy.energy_budget_mwh
     if budget is None:
@@ -311,7 +312,7 @@ def _check_energy(problem: Problem, runnable: list[tuple[Assignment, Request, Cl
     return [Violation(7, None, "plan", f"{kwh:.6f} kWh used, energy budget {limit:.6f} kWh (+{kwh - limit:.6g} kWh)")]
 
 
-def _check_carbon(problem: Problem, runnable: list[tuple[Assignment, Request, Cluster]]) -> list[Violation]:
+def _check_carbon(problem: Problem, runnable: list[Job]) -> list[Violation]:
     """The programme's carbon budget: energy weighted slot by slot with each cluster's intensity."""
     budget = problem.policy.carbon_budget_t
     if budget is None:
@@ -337,7 +338,7 @@ def _check_carbon(problem: Problem, runnable: list[tuple[Assignment, Request, Cl
 # Rule 9 ---------------------------------------------------------------------------------------------------------------
 
 
-def _check_org_cap(problem: Problem, runnable: list[tuple[Assignment, Request, Cluster]]) -> list[Violation]:
+def _check_org_cap(problem: Problem, runnable: list[Job]) -> list[Violation]:
     """No organisation takes more than its share of the horizon's GPU-hours, counted as run."""
     share = problem.policy.org_cap_share
     if share is None:
