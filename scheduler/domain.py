@@ -296,4 +296,3 @@ def new_id(prefix: str) -> str:
 def subject(kind: str, id: str) -> str:
     """How the audit log names a record: ``request/req-...``."""
     return f"{kind}/{id}"
-
