@@ -197,17 +197,18 @@ def counterfactual(problem: Problem, placements: Mapping[str, tuple[str, str, in
     residual = Residual(problem, placements, request_id)
     for g, rt in _other_types(problem, req):
         if residual.fit(_with(req, runtime_slots={**req.runtime_slots, g: rt})):
-            return Counterfactual(change="runtime_slots", value={**req.runtime_slots, g: rt}, text=f"would fit if it also accepted {g} "
-                                  f"(about {rt} slots, from the speed ratio of other requests)")
+            return Counterfactual(change="runtime_slots", value={**req.runtime_slots, g: rt},
+                                  text=f"would fit if it also accepted {g} (about {rt} slots, from the speed "
+                                  "ratio of other requests)")
     deadline = problem.deadline(req)
     d = _smallest(deadline + 1, problem.horizon.slots,
                   lambda v: residual.fit(_with(req, deadline_slot=v)) is not None)
     if d is not None:
         return Counterfactual(change="deadline_slot", value=d, text=f"would fit with a deadline of slot {d}")
     if req.gpus > 1:
-        g = _largest(1, req.gpus - 1, lambda v: residual.fit(_with(req, gpus=v)) is not None)
-        if g is not None:
-            return Counterfactual(change="gpus", value=g, text=f"would fit if {g} GPUs were enough, with the same "
+        n = _largest(1, req.gpus - 1, lambda v: residual.fit(_with(req, gpus=v)) is not None)
+        if n is not None:
+            return Counterfactual(change="gpus", value=n, text=f"would fit if {n} GPUs were enough, with the same "
                                   f"runtime")
     if req.countries is not None:
         for c in sorted({cl.country for cl in problem.clusters} - set(req.countries)):

@@ -10,12 +10,35 @@ yardstick in benchmarks and the source of the solver's first plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
-from solver.index import Index
+import numpy as np
+
+from solver.index import FloatArray, Index
 from solver.ledger import Ledger
 
 Order = Callable[[Index], list[int]]
+
+
+@dataclass(frozen=True)
+class Guide:
+    """Which requests to admit first and which of their options to prefer."""
+
+    order: list[int]
+    option_cost: Sequence[FloatArray] | None = None
+
+    def cost(self, r: int) -> FloatArray | None:
+        return None if self.option_cost is None else self.option_cost[r]
+
+
+def option_costs(prices: Sequence[FloatArray], value: FloatArray) -> list[FloatArray]:
+    """Dual prices in steps of 2% of the request's value: small differences should not outrank packing."""
+    out = []
+    for p, v in zip(prices, value, strict=True):
+        step = max(float(v), 1e-9) * 0.02
+        out.append(np.where(np.isfinite(p), np.floor(p / step), np.inf))
+    return out
 
 
 def merit_order(index: Index) -> list[int]:
@@ -29,12 +52,12 @@ def fifo_order(index: Index) -> list[int]:
 BASELINES: dict[str, Order] = {"merit": merit_order, "fifo": fifo_order}
 
 
-def place_in_order(ledger: Ledger, order: Iterable[int]) -> Ledger:
+def place_in_order(ledger: Ledger, order: Iterable[int], guide: Guide | None = None) -> Ledger:
     """Earliest-finishing fit for each request in turn; those that fit nowhere stay unplaced."""
     for r in order:
         if r in ledger.placed:
             continue
-        p = ledger.earliest(r)
+        p = ledger.earliest(r, None if guide is None else guide.cost(r))
         if p is not None:
             ledger.place(r, p)
     return ledger
@@ -42,3 +65,22 @@ def place_in_order(ledger: Ledger, order: Iterable[int]) -> Ledger:
 
 def baseline(index: Index, name: str) -> Ledger:
     return place_in_order(Ledger(index), BASELINES[name](index))
+
+
+def economise(ledger: Ledger, cost: Callable[[int], FloatArray]) -> int:
+    """Move each job to a feasible option of lower ``cost`` (e.g. energy), freeing budget for others.
+
+    The set of assigned requests does not change, so neither do value and fairness.
+    Returns the number of jobs moved.
+    """
+    moved = 0
+    for r in sorted(ledger.placed, key=lambda q: ledger.index.req_ids[q]):
+        c = cost(r)
+        current = ledger.remove(r)
+        better = ledger.earliest(r, c)
+        if better is not None and c[better.option] < c[current.option]:
+            ledger.place(r, better)
+            moved += 1
+        else:
+            ledger.place(r, current)
+    return moved

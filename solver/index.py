@@ -75,14 +75,14 @@ class Index:
 
     def co2_by_start(self, opt: Option, starts: IntArray) -> FloatArray:
         cum = self.intensity_cum[opt.cluster]
-        return opt.energy_kwh / opt.runtime * (cum[starts + opt.runtime] - cum[starts])
+        out: FloatArray = opt.energy_kwh / opt.runtime * (cum[starts + opt.runtime] - cum[starts])
+        return out
 
 
 def compile_problem(problem: Problem) -> Index:
     h = problem.horizon
     slots = h.slots
     clusters = sorted(problem.clusters, key=lambda c: c.id)
-    cluster_pos = {c.id: i for i, c in enumerate(clusters)}
     pool_cluster: list[int] = []
     pool_type: list[str] = []
     caps: list[list[int]] = []

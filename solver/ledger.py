@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.index import EPS, FloatArray, Index, IntArray, Option
+from solver.index import EPS, FloatArray, Index, IntArray
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,15 @@ class Ledger:
         self.placed: dict[int, Placement] = {}
         self._groups: dict[int, list[TypeGroup]] = {}
 
+    def copy(self) -> Ledger:
+        other = Ledger.__new__(Ledger)
+        other.index = self.index
+        other.free, other.power, other.org_left = self.free.copy(), self.power.copy(), self.org_left.copy()
+        other.energy_left, other.carbon_left = self.energy_left, self.carbon_left
+        other.placed = dict(self.placed)
+        other._groups = self._groups
+        return other
+
     def groups(self, r: int) -> list[TypeGroup]:
         g = self._groups.get(r)
         if g is None:
@@ -93,9 +102,9 @@ class Ledger:
                     fits[row] &= co2 <= self.carbon_left + EPS
         return fits, starts
 
-    def earliest(self, r: int) -> Placement | None:
-        """Earliest-finishing feasible placement; ties go to the lower-carbon option."""
-        best: tuple[int, float, int] | None = None
+    def earliest(self, r: int, cost: FloatArray | None = None) -> Placement | None:
+        """Cheapest option by ``cost`` (per option, e.g. LP dual prices), then earliest finish, then lower carbon."""
+        best: tuple[float, int, float, int] | None = None
         best_place: Placement | None = None
         for group in self.groups(r):
             fits, starts = self.feasible(r, group)
@@ -108,7 +117,8 @@ class Ledger:
             for row in np.flatnonzero(any_fit):
                 s = int(starts[first[row]])
                 k = int(group.option_ids[row])
-                key = (s + group.runtime, self.index.co2_g(self.index.options[r][k], r, s), k)
+                price = 0.0 if cost is None else float(cost[k])
+                key = (price, s + group.runtime, self.index.co2_g(self.index.options[r][k], r, s), k)
                 if best is None or key < best:
                     best, best_place = key, Placement(k, s)
         return best_place

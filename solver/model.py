@@ -15,7 +15,9 @@ Constraints, one helper each:
     add_budgets     Σ energy_rk x_rk ≤ E_left;  Σ co2_rk(s_rk)·x_rk ≤ C_left;
                     Σ_{r∈o} gpu_slots_rk x_rk ≤ O_left(o)                   (rules 7–9)
     add_fairness    W_c + short_c ≥ (1 − ε)·fair_c, linear in x (see solver.policies.fair)
-Objective:  maximise  Σ round(1000·merit_r)·work_r·x_rk − P·Σ short_c.
+Objective:  maximise  Σ (round(1000·merit_r)·work_r − y_E·energy_rk)·x_rk − P·Σ short_c,
+with y_E the LP's dual price of the energy budget (zero when it does not bind): a
+neighbourhood then leaves energy to the rest of the plan unless it earns its price.
 
 A time-varying capacity enters a cumulative as fixed intervals that occupy the
 difference to the window's maximum.  Rules 2–4 hold by construction of K_r and
@@ -66,6 +68,7 @@ class NeighbourhoodModel:
         end: int,
         candidates: list[Candidate],
         fairness_floor: float | None,
+        energy_price: float = 0.0,
     ) -> None:
         self.ctx, self.ledger, self.cluster, self.a, self.b = ctx, ledger, cluster, start, end
         self.model = cp_model.CpModel()
@@ -79,10 +82,19 @@ class NeighbourhoodModel:
         self.add_capacity()
         self.add_power()
         self.add_budgets()
-        penalty = self.add_fairness(fairness_floor) if fairness_floor is not None else 0
-        idx = ctx.index
-        value = sum(round(1000 * idx.merit[v.request]) * self._work(v.request) * v.present for v in self.vars)
-        self.model.maximize(value - penalty)
+        value = cp_model.LinearExpr.weighted_sum(
+            [v.present for v in self.vars], [self._weight(v, energy_price) for v in self.vars]
+        )
+        if fairness_floor is not None:
+            value -= self.add_fairness(fairness_floor)
+        self.model.maximize(value)
+
+    def _weight(self, v: Var, energy_price: float) -> int:
+        """Value of running v, less the LP's price of the energy it takes from the rest of the plan."""
+        idx = self.ctx.index
+        value = round(1000 * idx.merit[v.request]) * self._work(v.request)
+        energy = energy_price * idx.options[v.request][v.option].energy_kwh * 1000 / idx.slot_hours
+        return int(value - round(energy))
 
     def _work(self, r: int) -> int:
         idx = self.ctx.index
@@ -179,15 +191,15 @@ class NeighbourhoodModel:
                 left = math.floor(led.org_left[org] / idx.slot_hours + 1e-6)
                 m.add(sum(c * x for c, x in items) <= left)
 
-    def add_fairness(self, floor: float) -> cp_model.LinearExprT:
+    def add_fairness(self, floor: float) -> cp_model.LinearExpr:
         """Shortfall below ``floor`` × fair share per category, linear for the current cap pattern."""
         ctx, idx, m = self.ctx, self.ctx.index, self.model
         fixed = ctx.work_by_category(self.ledger) / idx.slot_hours  # in GPU-slots, without the candidates
         demand = ctx.demand / idx.slot_hours
         counted = [c for c in range(len(idx.categories)) if idx.share[c] > 0 and demand[c] > 0]
         if not counted:
-            return 0
-        work = {c: int(round(fixed[c])) + sum(
+            return cp_model.LinearExpr.sum([])
+        work = {c: round(fixed[c]) + sum(
             self._work(v.request) * v.present for v in self.vars if idx.category[v.request] == c) for c in counted}
         fair = water_fill(float(sum(self.current_work[c] for c in counted)), [float(idx.share[c]) for c in counted],
                           [float(demand[c]) for c in counted])
@@ -195,10 +207,10 @@ class NeighbourhoodModel:
         uncapped = [c for c in counted if c not in capped]
         share = {c: round(SHARE_SCALE * idx.share[c]) for c in counted}
         total_u = sum(share[c] for c in uncapped)
-        capped_demand = int(round(sum(demand[c] for c in capped)))
+        capped_demand = round(sum(demand[c] for c in capped))
         pool = sum(work[c] for c in counted) - capped_demand
         floor_k = round(SHARE_SCALE * floor)
-        penalty: list[cp_model.LinearExprT] = []
+        penalty: list[cp_model.LinearExpr] = []
         for c in capped:
             short = m.new_int_var(0, int(demand[c]) + 1, f"short[{idx.categories[c]}]")
             m.add(SHARE_SCALE * work[c] + SHARE_SCALE * short >= floor_k * int(demand[c]))
@@ -208,7 +220,7 @@ class NeighbourhoodModel:
             short = m.new_int_var(0, ub, f"short[{idx.categories[c]}]")
             m.add(SHARE_SCALE * total_u * work[c] + short >= floor_k * share[c] * pool)
             penalty.append(SHORT_PENALTY_UNCAPPED * short)
-        return sum(penalty)
+        return cp_model.LinearExpr.sum(penalty)
 
     def solve(self, params: SolveParams, seconds: float, seed: int) -> dict[int, Placement] | None:
         if not self.vars:

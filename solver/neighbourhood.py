@@ -15,6 +15,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from solver.bound import Relaxation
 from solver.ledger import Ledger, Placement
 from solver.model import Candidate, NeighbourhoodModel
 from solver.params import SolveParams
@@ -42,6 +45,7 @@ def improve(
     ctx: Context,
     policy: Policy,
     ledger: Ledger,
+    relaxation: Relaxation,
     params: SolveParams,
     deadline: float,
     clock: Callable[[], float],
@@ -53,6 +57,7 @@ def improve(
     rng = random.Random(params.seed)
     rng.shuffle(todo)
     by_cluster = _options_by_cluster(ctx)
+    worth = np.array([relaxation.reduced_value(ctx, r) for r in range(idx.n)])
     score = policy.score(ctx, ledger)
     stale = 0
     i = 0
@@ -62,7 +67,8 @@ def improve(
             break
         region = todo[i % len(todo)]
         i += 1
-        new_score = _step(ctx, policy, ledger, region, by_cluster, params, min(left, 5.0), i, score)
+        new_score = _step(ctx, policy, ledger, region, by_cluster, worth, relaxation.energy_price, params,
+                          min(left, 5.0), i, score)
         if new_score is not None and new_score > score:
             score, stale = new_score, 0
         else:
@@ -87,6 +93,8 @@ def _step(
     ledger: Ledger,
     region: Region,
     by_cluster: list[list[int]],
+    worth: np.ndarray,
+    energy_price: float,
     params: SolveParams,
     seconds: float,
     iteration: int,
@@ -103,14 +111,14 @@ def _step(
         r for r in by_cluster[region.cluster]
         if r not in ledger.placed and idx.earliest[r] < region.end and idx.deadline[r] > region.start
     ]
-    outside.sort(key=lambda r: (-idx.merit[r] * idx.work[r], idx.req_ids[r]))
+    outside.sort(key=lambda r: (-worth[r], idx.req_ids[r]))
     outside = outside[: max(0, min(MAX_NEW, MAX_CANDIDATES - len(inside)))]
     if not outside:
         return None
     old = {r: ledger.remove(r) for r in sorted(inside)}
     candidates = [Candidate(r, old.get(r)) for r in sorted(inside)] + [Candidate(r, None) for r in outside]
     model = NeighbourhoodModel(ctx, ledger, region.cluster, region.start, region.end, candidates,
-                               policy.fairness_floor())
+                               policy.fairness_floor(), energy_price)
     chosen = model.solve(params, seconds, seed=params.seed + iteration)
     if chosen is None or not _place_all(ledger, chosen):
         _restore(ledger, old)
@@ -126,7 +134,7 @@ def _step(
 
 def _place_all(ledger: Ledger, chosen: dict[int, Placement]) -> bool:
     """Place the model's answer, checking every rule again; undo everything on any failure."""
-    done = []
+    done: list[int] = []
     for r, p in chosen.items():
         if not ledger.fits_at(r, p.option, p.start):
             for q in done:

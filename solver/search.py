@@ -3,7 +3,9 @@
 1. compile   the problem into arrays over sorted keys (``solver.index``)
 2. demand    which requests fit on their own (rules 2–9 in an empty plan)
 3. first     the policy's greedy: a complete valid plan within seconds
-4. bound     the LP relaxation's upper bound on value (``solver.bound``)
+4. bound     the LP relaxation's upper bound on value (``solver.bound``), then the
+             policy's greedy again in the LP's order with its dual prices; the better
+             of the two plans goes on
 5. improve   CP-SAT on neighbourhoods (cluster × time window) until the time limit,
              keeping a move only when the policy's score does not drop
              (``solver.neighbourhood``)
@@ -19,9 +21,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from solver import polish
-from solver.bound import value_bound
+from solver.bound import Relaxation, relax, trivial
 from solver.explain import reject_all
+from solver.greedy import Guide, economise, option_costs
 from solver.index import Index, compile_problem
 from solver.ledger import Ledger
 from solver.metrics import compute, fits_alone
@@ -58,10 +63,22 @@ def solve(
     ledger = pol.first_plan(ctx)
     t = phase("first_plan", t)
     first_plan_seconds = t - t0
-    bound = value_bound(ctx, deadline=t0 + 0.25 * params.time_limit_s, clock=clock) if params.lp_bound else float(
-        "inf")
+    relaxation = relax(ctx, deadline=t0 + 0.3 * params.time_limit_s, clock=clock) if params.lp_bound else trivial(ctx)
+    bound = relaxation.bound
     t = phase("bound", t)
-    status = improve(ctx, pol, ledger, params, deadline=deadline - _finish_reserve(index), clock=clock)
+    lp_guide = guide(ctx, relaxation)
+    guided = pol.first_plan(ctx, lp_guide)
+    if pol.score(ctx, guided) > pol.score(ctx, ledger):
+        ledger = guided
+    t = phase("guided_plan", t)
+    if np.isfinite(index.energy_budget_kwh):
+        saver = ledger.copy()
+        economise(saver, lambda r: np.array([o.energy_kwh for o in index.options[r]]))
+        saver = pol.first_plan(ctx, lp_guide, start=saver)
+        if pol.score(ctx, saver) > pol.score(ctx, ledger):
+            ledger = saver
+        t = phase("economise", t)
+    status = improve(ctx, pol, ledger, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock)
     t = phase("improve", t)
     polish.lower_carbon(ctx, ledger)
     t = phase("polish", t)
@@ -81,6 +98,14 @@ def solve(
             )
         }
     )
+
+
+def guide(ctx: Context, relaxation: Relaxation) -> Guide:
+    """The LP's order (most selected first, then merit) and its dual prices as option costs."""
+    idx = ctx.index
+    sel = np.round(relaxation.selected, 3)
+    order = sorted(range(idx.n), key=lambda r: (-sel[r], -idx.merit[r], idx.earliest[r], idx.req_ids[r]))
+    return Guide(order, option_costs(relaxation.prices, idx.merit * idx.work))
 
 
 def _finish_reserve(index: Index) -> float:

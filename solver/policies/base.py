@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from solver.greedy import Guide
 from solver.index import Index
 from solver.ledger import Ledger
 from solver.metrics import attainments, demand_by_category, fairness
@@ -40,8 +41,9 @@ class Context:
 class Policy(Protocol):
     name: str
 
-    def first_plan(self, ctx: Context) -> Ledger:
-        """A complete valid plan, fast: the greedy this policy trusts."""
+    def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
+        """A complete valid plan, fast: the greedy this policy trusts, in ``guide``'s order if given,
+        adding to ``start`` (which it changes) if given."""
         ...
 
     def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:

@@ -19,14 +19,16 @@ and the objective is  value − M · Σ_c short_c  with M larger than any value 
 
 The first plan is a deficit round robin: the next request comes from the category
 furthest below its share (smallest W_c / s_c), in merit order within the category;
-categories without a share only get what is left at the end.
+categories without a share only get what is left at the end.  With the LP
+relaxation at hand, the same round robin runs again in the LP's order within
+each category, preferring the options its dual prices make cheapest.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from solver.greedy import merit_order, place_in_order
+from solver.greedy import Guide, merit_order, place_in_order
 from solver.ledger import Ledger
 from solver.policies.base import Context
 
@@ -36,25 +38,28 @@ EPSILON = 0.01
 class FairPolicy:
     name = "fair"
 
-    def first_plan(self, ctx: Context) -> Ledger:
+    def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
         idx = ctx.index
-        ledger = Ledger(idx)
+        ledger = start or Ledger(idx)
+        done = ctx.work_by_category(ledger)
         queues: dict[int, list[int]] = {}
-        for r in merit_order(idx):
+        for r in merit_order(idx) if guide is None else guide.order:
             if ctx.alone[r]:
                 queues.setdefault(int(idx.category[r]), []).append(r)
         shared = [c for c in sorted(queues) if idx.share[c] > 0]
-        heap = [(0.0, c) for c in shared]
+        work = {c: float(done[c]) for c in queues}
+        heap = [(work[c] / float(idx.share[c]), c) for c in shared]
         heapq.heapify(heap)
         cursor = dict.fromkeys(queues, 0)
-        work = dict.fromkeys(queues, 0.0)
         while heap:
             _, c = heapq.heappop(heap)
             queue = queues[c]
             while cursor[c] < len(queue):
                 r = queue[cursor[c]]
                 cursor[c] += 1
-                p = ledger.earliest(r)
+                if r in ledger.placed:
+                    continue
+                p = ledger.earliest(r, None if guide is None else guide.cost(r))
                 if p is not None:
                     ledger.place(r, p)
                     work[c] += float(idx.work[r])
@@ -62,7 +67,7 @@ class FairPolicy:
             if cursor[c] < len(queue):
                 heapq.heappush(heap, (work[c] / float(idx.share[c]), c))
         leftovers = [r for c in sorted(queues) if idx.share[c] == 0 for r in queues[c]]
-        return place_in_order(ledger, leftovers)
+        return place_in_order(ledger, leftovers, guide)
 
     def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
         min_att, _ = ctx.fairness(ledger)

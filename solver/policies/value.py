@@ -5,12 +5,14 @@
                work_r = gpus_r · min_g runtime_{r,g} · slot_hours
 
 The first plan admits requests in merit order (merit is also value per GPU-hour
-on the fastest type, so this is the density order of the LP relaxation).
+on the fastest type).  Once the LP relaxation is solved, a second greedy admits
+them in the LP's order and prefers the options its dual prices make cheapest,
+which matters when energy or power, not GPUs, is what runs out.
 """
 
 from __future__ import annotations
 
-from solver.greedy import merit_order, place_in_order
+from solver.greedy import Guide, merit_order, place_in_order
 from solver.ledger import Ledger
 from solver.policies.base import Context
 
@@ -18,8 +20,9 @@ from solver.policies.base import Context
 class ValuePolicy:
     name = "value"
 
-    def first_plan(self, ctx: Context) -> Ledger:
-        return place_in_order(Ledger(ctx.index), merit_order(ctx.index))
+    def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
+        order = merit_order(ctx.index) if guide is None else guide.order
+        return place_in_order(start or Ledger(ctx.index), order, guide)
 
     def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
         return (ctx.value(ledger),)
