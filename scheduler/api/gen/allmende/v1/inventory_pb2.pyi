@@ -14,12 +14,10 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class ClusterState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CLUSTER_STATE_UNSPECIFIED: _ClassVar[ClusterState]
-    CLUSTER_STATE_REGISTERED: _ClassVar[ClusterState]
     CLUSTER_STATE_ACTIVE: _ClassVar[ClusterState]
     CLUSTER_STATE_STALE: _ClassVar[ClusterState]
     CLUSTER_STATE_RETIRED: _ClassVar[ClusterState]
 CLUSTER_STATE_UNSPECIFIED: ClusterState
-CLUSTER_STATE_REGISTERED: ClusterState
 CLUSTER_STATE_ACTIVE: ClusterState
 CLUSTER_STATE_STALE: ClusterState
 CLUSTER_STATE_RETIRED: ClusterState

@@ -16,20 +16,25 @@ class RoundState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROUND_STATE_UNSPECIFIED: _ClassVar[RoundState]
     ROUND_STATE_OPEN: _ClassVar[RoundState]
     ROUND_STATE_SOLVING: _ClassVar[RoundState]
-    ROUND_STATE_SOLVED: _ClassVar[RoundState]
+    ROUND_STATE_PROPOSED: _ClassVar[RoundState]
     ROUND_STATE_APPROVED: _ClassVar[RoundState]
+    ROUND_STATE_REJECTED: _ClassVar[RoundState]
     ROUND_STATE_PUBLISHED: _ClassVar[RoundState]
     ROUND_STATE_FAILED: _ClassVar[RoundState]
-    ROUND_STATE_REJECTED: _ClassVar[RoundState]
 
 class AllocationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ALLOCATION_STATE_UNSPECIFIED: _ClassVar[AllocationState]
     ALLOCATION_STATE_PROPOSED: _ClassVar[AllocationState]
+    ALLOCATION_STATE_PINNED: _ClassVar[AllocationState]
     ALLOCATION_STATE_APPROVED: _ClassVar[AllocationState]
     ALLOCATION_STATE_REJECTED: _ClassVar[AllocationState]
-    ALLOCATION_STATE_PINNED: _ClassVar[AllocationState]
-    ALLOCATION_STATE_PUBLISHED: _ClassVar[AllocationState]
+    ALLOCATION_STATE_SUPERSEDED: _ClassVar[AllocationState]
+    ALLOCATION_STATE_SUBMITTED: _ClassVar[AllocationState]
+    ALLOCATION_STATE_RUNNING: _ClassVar[AllocationState]
+    ALLOCATION_STATE_SUCCEEDED: _ClassVar[AllocationState]
+    ALLOCATION_STATE_FAILED: _ClassVar[AllocationState]
+    ALLOCATION_STATE_STALE: _ClassVar[AllocationState]
 
 class Policy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,17 +44,22 @@ class Policy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 ROUND_STATE_UNSPECIFIED: RoundState
 ROUND_STATE_OPEN: RoundState
 ROUND_STATE_SOLVING: RoundState
-ROUND_STATE_SOLVED: RoundState
+ROUND_STATE_PROPOSED: RoundState
 ROUND_STATE_APPROVED: RoundState
+ROUND_STATE_REJECTED: RoundState
 ROUND_STATE_PUBLISHED: RoundState
 ROUND_STATE_FAILED: RoundState
-ROUND_STATE_REJECTED: RoundState
 ALLOCATION_STATE_UNSPECIFIED: AllocationState
 ALLOCATION_STATE_PROPOSED: AllocationState
+ALLOCATION_STATE_PINNED: AllocationState
 ALLOCATION_STATE_APPROVED: AllocationState
 ALLOCATION_STATE_REJECTED: AllocationState
-ALLOCATION_STATE_PINNED: AllocationState
-ALLOCATION_STATE_PUBLISHED: AllocationState
+ALLOCATION_STATE_SUPERSEDED: AllocationState
+ALLOCATION_STATE_SUBMITTED: AllocationState
+ALLOCATION_STATE_RUNNING: AllocationState
+ALLOCATION_STATE_SUCCEEDED: AllocationState
+ALLOCATION_STATE_FAILED: AllocationState
+ALLOCATION_STATE_STALE: AllocationState
 POLICY_UNSPECIFIED: Policy
 POLICY_FAIR: Policy
 POLICY_VALUE: Policy

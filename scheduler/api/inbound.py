@@ -1,0 +1,375 @@
+"""Proto -> domain, validated at the edge: bad input raises InvalidInput naming the proto field.
+
+Nothing here touches the store, so a malformed request is refused before any read or
+write.  Pydantic does the checking (the domain models carry every rule once); this
+module only reshapes messages into dicts and translates pydantic's error locations
+back into the proto's field paths (``spec.runtime_slots[H100]``, ``gpus[2].tdp_watts``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from scheduler.api.gen.allmende.v1 import common_pb2 as common
+from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
+from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
+from scheduler.api.gen.allmende.v1 import review_pb2 as review
+from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
+from scheduler.domain import CarbonForecast, ClusterRecord, Inventory, RequestSpec, Withdrawal
+from scheduler.errors import InvalidInput
+from scheduler.states import ClusterState, RequestState, RoundState
+from solver.params import SolveParams
+from solver.problem import Horizon, Id, Policy
+
+M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S", bound=StrEnum)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_REASON = 2000
+MAX_LIST = 1000
+_ID: TypeAdapter[str] = TypeAdapter(Id)
+POLICIES = {rounds.POLICY_UNSPECIFIED: "fair", rounds.POLICY_FAIR: "fair", rounds.POLICY_VALUE: "value"}
+
+
+@dataclass(frozen=True)
+class Page:
+    size: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Pin:
+    round_id: str
+    request_id: str
+    cluster: str
+    gpu_type: str
+    start_slot: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    horizon: Horizon
+    objective: str
+    policy: Policy
+    params: SolveParams | None
+    reason: str
+
+
+# -- scalars ----------------------------------------------------------------------------------
+
+
+def identifier(value: str, field: str) -> str:
+    if not value:
+        raise InvalidInput(field, "is required")
+    try:
+        return _ID.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput(field, _first(exc)[1]) from None
+
+
+def optional_identifier(value: str, field: str) -> str | None:
+    return identifier(value, field) if value else None
+
+
+def identifiers(values: Sequence[str], field: str) -> list[str]:
+    if len(values) > MAX_LIST:
+        raise InvalidInput(field, f"at most {MAX_LIST} ids in one call")
+    out = [identifier(v, f"{field}[{i}]") for i, v in enumerate(values)]
+    if len(set(out)) != len(out):
+        raise InvalidInput(field, "lists an id twice")
+    return out
+
+
+def reason(value: str, field: str = "reason", required: bool = True) -> str:
+    text = value.strip()
+    if required and not text:
+        raise InvalidInput(field, "is required: every review action says why")
+    if len(value) > MAX_REASON:
+        raise InvalidInput(field, f"is longer than {MAX_REASON} characters")
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+        raise InvalidInput(field, "contains control characters")
+    return text
+
+
+def timestamp(ts: Timestamp, field: str) -> datetime:
+    try:
+        when: datetime = ts.ToDatetime(tzinfo=UTC)
+        return when
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(field, f"is not a valid timestamp ({exc})") from None
+
+
+def page(msg: common.PageRequest, field: str = "page", max_size: int = MAX_PAGE_SIZE) -> Page:
+    if msg.page_size < 0 or msg.page_size > max_size:
+        raise InvalidInput(f"{field}.page_size", f"must be between 0 and {max_size}, got {msg.page_size}")
+    offset = 0
+    if msg.page_token:
+        try:
+            raw = base64.urlsafe_b64decode(msg.page_token.encode("ascii")).decode("ascii")
+            if not raw.startswith("o:"):
+                raise ValueError(raw)
+            offset = int(raw[2:])
+            if offset < 0:
+                raise ValueError(raw)
+        except (ValueError, UnicodeError, binascii.Error):
+            raise InvalidInput(f"{field}.page_token", "is not a token this server issued") from None
+    return Page(size=msg.page_size or DEFAULT_PAGE_SIZE, offset=offset)
+
+
+def next_token(page: Page, returned: int) -> str:
+    """The token for the page after this one, or "" when this one was not full."""
+    if returned < page.size:
+        return ""
+    return base64.urlsafe_b64encode(f"o:{page.offset + returned}".encode("ascii")).decode("ascii")
+
+
+def state_filter(value: int, enum: type[S], prefix: str, field: str) -> S | None:
+    """A proto enum filter to the domain state; UNSPECIFIED means no filter."""
+    if value == 0:
+        return None
+    name = _enum_name(value, enum, prefix)
+    if name is None:
+        raise InvalidInput(field, f"unknown value {value}")
+    return enum(name)
+
+
+def _enum_name(value: int, enum: type[S], prefix: str) -> str | None:
+    members = {m.value: m for m in enum}
+    descriptor = {
+        ClusterState: inventory.ClusterState,
+        RequestState: requests.RequestState,
+        RoundState: rounds.RoundState,
+    }.get(enum)
+    if descriptor is None:
+        return None
+    try:
+        name = descriptor.Name(value)  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+    state = str(name).removeprefix(prefix).lower()
+    return state if state in members else None
+
+
+# -- validation through the domain models -----------------------------------------------------
+
+
+def validated(model: type[M], data: Mapping[str, Any], prefix: str, rename: Mapping[str, str] | None = None) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = _first(exc)
+        path = _path(loc, rename or {}) or _named_in(msg, model)
+        raise InvalidInput(f"{prefix}.{path}" if path else prefix, msg) from None
+
+
+def _named_in(msg: str, model: type[BaseModel]) -> str:
+    """For a whole-model error ("deadline_slot (0) must be after ..."), the field it names first."""
+    hits = [(msg.find(name), name) for name in model.model_fields if name in msg]
+    return min(hits)[1] if hits else ""
+
+
+def _first(exc: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    err = exc.errors(include_url=False)[0]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return tuple(err["loc"]), msg
+
+
+def _path(loc: Iterable[int | str], rename: Mapping[str, str]) -> str:
+    """Pydantic's ``("runtime_slots", "H100")`` as the proto path ``runtime_slots[H100]``."""
+    out, prev = "", ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int) or prev in _MAP_FIELDS:
+            out += f"[{part}]"
+            prev = ""
+        else:
+            out += ("." if out else "") + rename.get(part, part)
+            prev = part
+    return out
+
+
+_MAP_FIELDS = {"runtime_slots", "gpus", "category_shares"}
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | None) -> RequestSpec:
+    if not msg.ByteSize():
+        raise InvalidInput(field, "is required")
+    data: dict[str, Any] = {
+        "org": msg.org,
+        "title": msg.title,
+        "category": msg.category,
+        "gpus": msg.gpus,
+        "runtime_slots": dict(msg.runtime_slots),
+        "earliest_slot": msg.earliest_slot,
+        "countries": list(msg.countries) or None,
+        "entrypoint": msg.entrypoint,
+        "runtime_env": json_format.MessageToDict(msg.runtime_env),
+        "idempotency_key": idempotency_key,
+    }
+    if msg.HasField("deadline_slot"):
+        data["deadline_slot"] = msg.deadline_slot
+    if msg.HasField("merit"):
+        data["merit"] = msg.merit
+    return validated(RequestSpec, data, field)
+
+
+def submit(msg: requests.SubmitRequestRequest) -> RequestSpec:
+    key = msg.idempotency_key
+    if not key:
+        raise InvalidInput("idempotency_key", "is required, so that a retry returns the same request")
+    if len(key) > 200 or not key.isprintable():
+        raise InvalidInput("idempotency_key", "must be at most 200 printable characters")
+    return request_spec(msg.spec, "spec", key)
+
+
+def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> ClusterRecord:
+    identifier(msg.cluster_id, "cluster_id")
+    types: dict[str, dict[str, float | None]] = {}
+    counts: dict[str, int] = {}
+    if not msg.gpus:
+        raise InvalidInput("gpus", "must list at least one GPU type")
+    for i, pool in enumerate(msg.gpus):
+        g = identifier(pool.gpu_type, f"gpus[{i}].gpu_type")
+        if g in types:
+            raise InvalidInput(f"gpus[{i}].gpu_type", f"lists {g} twice")
+        if pool.count < 0:
+            raise InvalidInput(f"gpus[{i}].count", "must be at least 0")
+        if not pool.tdp_watts > 0:
+            raise InvalidInput(f"gpus[{i}].tdp_watts", "must be greater than 0")
+        if pool.memory_gb < 0:
+            raise InvalidInput(f"gpus[{i}].memory_gb", "must be 0 (unknown) or positive")
+        types[g] = {"tdp_watts": pool.tdp_watts, "memory_gb": pool.memory_gb or None}
+        counts[g] = pool.count
+    data: dict[str, Any] = {
+        "id": msg.cluster_id,
+        "operator": msg.operator,
+        "country": msg.country,
+        "gpu_types": types,
+        "gpus": counts,
+        "pue": msg.pue or 1.0,
+        "registered_at": now,
+    }
+    if len(msg.operator) > 200:
+        raise InvalidInput("operator", "is longer than 200 characters")
+    if msg.HasField("power_cap_kw"):
+        data["power_cap_kw"] = msg.power_cap_kw
+    return _cluster(data)
+
+
+def _cluster(data: dict[str, Any]) -> ClusterRecord:
+    try:
+        return ClusterRecord.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = _first(exc)
+        field = {"id": "cluster_id", "gpu_types": "gpus", "gpus": "gpus"}.get(str(loc[0]), str(loc[0])) if loc else ""
+        raise InvalidInput(field or "gpus", msg) from None
+
+
+def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | None]:
+    """The cluster id and, unless the report is a bare heartbeat, its inventory."""
+    cluster = identifier(msg.cluster_id, "cluster_id")
+    kind = msg.WhichOneof("report")
+    if kind is None:
+        raise InvalidInput("report", "must be a heartbeat or an inventory")
+    if kind == "heartbeat":
+        return cluster, None
+    inv = msg.inventory
+    withdrawn = []
+    for i, w in enumerate(inv.withdrawn):
+        where = f"inventory.withdrawn[{i}]"
+        for name in ("start", "end"):
+            if not w.HasField(name):
+                raise InvalidInput(f"{where}.{name}", "is required")
+        data = {
+            "gpu_type": w.gpu_type,
+            "gpus": w.gpus,
+            "start": timestamp(w.start, f"{where}.start"),
+            "end": timestamp(w.end, f"{where}.end"),
+        }
+        withdrawn.append(validated(Withdrawal, data, where))
+    carbon = None
+    if inv.HasField("carbon"):
+        if not inv.carbon.HasField("start"):
+            raise InvalidInput("inventory.carbon.start", "is required")
+        carbon = validated(
+            CarbonForecast,
+            {
+                "start": timestamp(inv.carbon.start, "inventory.carbon.start"),
+                "step_minutes": inv.carbon.step_minutes or 60,
+                "values": list(inv.carbon.g_per_kwh),
+            },
+            "inventory.carbon",
+            rename={"values": "g_per_kwh"},
+        )
+    data = {"gpus": dict(inv.gpus), "unavailable": withdrawn, "carbon": carbon}
+    return cluster, validated(Inventory, data, "inventory", rename={"unavailable": "withdrawn"})
+
+
+def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:
+    if not msg.HasField("start"):
+        raise InvalidInput(f"{field}.start", "is required")
+    start = timestamp(msg.start, f"{field}.start")
+    return validated(Horizon, {"start": start, "slot_minutes": msg.slot_minutes or 60, "slots": msg.slots}, field)
+
+
+def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> Policy:
+    data: dict[str, Any] = {"category_shares": dict(msg.category_shares)}
+    for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
+        if msg.HasField(name):
+            data[name] = getattr(msg, name)
+    return validated(Policy, data, field)
+
+
+def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParams | None:
+    if not msg.ByteSize():
+        return None
+    data: dict[str, Any] = {"seed": msg.seed, "deterministic": msg.deterministic, "workers": msg.workers or 1}
+    if msg.time_limit_s:
+        data["time_limit_s"] = msg.time_limit_s
+    if msg.time_limit_s > 3600:
+        raise InvalidInput(f"{field}.time_limit_s", "must be at most 3600 seconds")
+    return validated(SolveParams, data, field)
+
+
+def open_round(msg: rounds.OpenRoundRequest) -> RoundSpec:
+    if not msg.HasField("horizon"):
+        raise InvalidInput("horizon", "is required")
+    if msg.policy not in POLICIES:
+        raise InvalidInput("policy", f"unknown value {msg.policy}")
+    return RoundSpec(
+        horizon=horizon(msg.horizon),
+        objective=POLICIES[msg.policy],
+        policy=policy_config(msg.policy_config),
+        params=solver_params(msg.solver),
+        reason=reason(msg.reason, required=False),
+    )
+
+
+def pin(msg: review.PinRequest) -> Pin:
+    if msg.start_slot < 0:
+        raise InvalidInput("start_slot", "must be at least 0")
+    return Pin(
+        round_id=identifier(msg.round_id, "round_id"),
+        request_id=identifier(msg.request_id, "request_id"),
+        cluster=identifier(msg.cluster_id, "cluster_id"),
+        gpu_type=identifier(msg.gpu_type, "gpu_type"),
+        start_slot=msg.start_slot,
+        reason=reason(msg.reason),
+    )
+

@@ -1,0 +1,115 @@
+"""The public ledger: what a published round gave to whom, and what it cost.
+
+Shares are of the round's allocated GPU-hours (``gpus × (end - start) × slot_hours``);
+energy and CO2 are summed over the allocations that stand after review.  Rejections
+are counted by the solver's reason, with allocations an operator rejected counted as
+``rejected_in_review``.  Pure: built from records the caller reads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scheduler.domain import AllocationRecord, RequestRecord, RoundRecord
+from scheduler.states import AllocationState
+from solver.problem import Horizon
+
+STANDING = frozenset({
+    AllocationState.APPROVED, AllocationState.SUBMITTED, AllocationState.RUNNING,
+    AllocationState.SUCCEEDED, AllocationState.FAILED, AllocationState.STALE,
+})
+REVIEW_REJECTED = "rejected_in_review"
+
+
+@dataclass(frozen=True)
+class Share:
+    gpu_hours: float = 0.0
+    share: float = 0.0
+    requests: int = 0
+    allocated: int = 0
+
+
+@dataclass(frozen=True)
+class PublicAllocation:
+    request_id: str
+    title: str
+    org: str
+    category: str
+    cluster: str
+    gpu_type: str
+    gpus: int
+    start_slot: int
+    end_slot: int
+    energy_kwh: float
+    co2_kg: float
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    round_id: str
+    published_at: datetime
+    horizon: Horizon
+    objective: str
+    allocations: list[PublicAllocation] = field(default_factory=list)
+    by_category: dict[str, Share] = field(default_factory=dict)
+    by_org: dict[str, Share] = field(default_factory=dict)
+    energy_mwh: float = 0.0
+    co2_t: float = 0.0
+    rejections_by_reason: dict[str, int] = field(default_factory=dict)
+    min_attainment: float = 0.0
+    jain: float = 0.0
+
+
+def entry(round: RoundRecord, allocations: Iterable[AllocationRecord], requests: Mapping[str, RequestRecord]) -> (
+        LedgerEntry):
+    h = round.horizon.slot_hours
+    standing = sorted((a for a in allocations if a.state in STANDING), key=lambda a: a.request_id)
+    public = []
+    for a in standing:
+        r = requests[a.request_id]
+        public.append(PublicAllocation(
+            request_id=a.request_id, title=r.title, org=r.org, category=r.category, cluster=a.cluster,
+            gpu_type=a.gpu_type, gpus=r.gpus, start_slot=a.start_slot, end_slot=a.end_slot,
+            energy_kwh=a.energy_kwh, co2_kg=a.co2_kg,
+        ))
+    total = sum(p.gpus * (p.end_slot - p.start_slot) * h for p in public)
+    in_round = [requests[q.id] for q in (round.problem.requests if round.problem else []) if q.id in requests]
+    reasons: Counter[str] = Counter(r.reason for r in (round.plan.rejected if round.plan else []))
+    placed = {p.request_id for p in public}
+    reasons[REVIEW_REJECTED] = sum(
+        1 for a in allocations if a.state == AllocationState.REJECTED and a.request_id not in placed
+    )
+    metrics = round.plan.metrics if round.plan else None
+    return LedgerEntry(
+        round_id=round.id,
+        published_at=round.updated_at,
+        horizon=round.horizon,
+        objective=round.objective,
+        allocations=public,
+        by_category=_shares(public, in_round, total, h, "category"),
+        by_org=_shares(public, in_round, total, h, "org"),
+        energy_mwh=sum(p.energy_kwh for p in public) / 1000.0,
+        co2_t=sum(p.co2_kg for p in public) / 1000.0,
+        rejections_by_reason={k: v for k, v in sorted(reasons.items()) if v},
+        min_attainment=metrics.min_attainment if metrics else 0.0,
+        jain=metrics.jain if metrics else 0.0,
+    )
+
+
+def _shares(public: list[PublicAllocation], in_round: list[RequestRecord], total: float, h: float, key: str) -> (
+        dict[str, Share]):
+    hours: dict[str, float] = defaultdict(float)
+    allocated: Counter[str] = Counter()
+    for p in public:
+        hours[getattr(p, key)] += p.gpus * (p.end_slot - p.start_slot) * h
+        allocated[getattr(p, key)] += 1
+    asked: Counter[str] = Counter(getattr(r, key) for r in in_round)
+    return {
+        k: Share(
+            gpu_hours=hours[k], share=hours[k] / total if total else 0.0, requests=asked[k], allocated=allocated[k]
+        )
+        for k in sorted(asked.keys() | hours.keys())
+    }

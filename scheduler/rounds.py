@@ -1,0 +1,90 @@
+"""Pure steps of a round: the problem a snapshot makes, and how two plans differ.
+
+A round's problem is built from a snapshot of the store (step 1 of ``run_round``):
+
+- clusters: every ``active`` cluster, seen through the round's horizon
+  (:meth:`ClusterRecord.to_cluster`: withdrawals as slot windows, the carbon
+  forecast averaged per slot); ``stale`` and ``retired`` ones are left out;
+- GPU types: the union of the clusters' types.  Two clusters that give one type
+  different board powers get the larger (energy and power checks stay safe), and a
+  type only requests name gets a placeholder so the solver rejects it with
+  ``no_eligible_cluster`` instead of refusing the whole problem;
+- requests: every ``submitted`` request whose earliest slot lies inside the
+  horizon, its deadline clipped to the horizon's end; the others stay in the pool
+  for a later round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from scheduler.domain import ClusterRecord, RequestRecord, RoundRecord
+from solver.plan import Plan
+from solver.problem import GpuType, Problem
+
+PLACEHOLDER_TDP_W = 1.0  # a type no cluster offers: never assigned, so its power is never used
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    problem: Problem
+    left_out: dict[str, str] = field(default_factory=dict)  # request id -> why it waits for a later round
+
+
+def build_problem(round: RoundRecord, clusters: Iterable[ClusterRecord], requests: Iterable[RequestRecord]) -> Snapshot:
+    h = round.horizon
+    chosen = sorted(clusters, key=lambda c: c.id)
+    gpu_types: dict[str, GpuType] = {}
+    for c in chosen:
+        for g, t in c.gpu_types.items():
+            known = gpu_types.get(g)
+            if known is None or t.tdp_watts > known.tdp_watts:
+                gpu_types[g] = t
+    taken, left_out = [], {}
+    for r in sorted(requests, key=lambda q: q.id):
+        if r.earliest_slot >= h.slots:
+            left_out[r.id] = f"earliest slot {r.earliest_slot} is beyond this round's {h.slots} slots"
+            continue
+        req = r.solver_request()
+        if req.deadline_slot is not None and req.deadline_slot > h.slots:
+            req = req.model_copy(update={"deadline_slot": h.slots})
+        for g in req.runtime_slots:
+            gpu_types.setdefault(g, GpuType(tdp_watts=PLACEHOLDER_TDP_W))
+        taken.append(req)
+    problem = Problem(
+        horizon=h,
+        gpu_types=dict(sorted(gpu_types.items())),
+        clusters=[c.to_cluster(h) for c in chosen],
+        requests=taken,
+        policy=round.policy,
+    )
+    return Snapshot(problem, left_out)
+
+
+@dataclass(frozen=True)
+class Difference:
+    request: str
+    before: str
+    after: str
+
+
+def outcome(plan: Plan) -> dict[str, str]:
+    """Each request's fate in one line: ``cluster/type@start-end`` or ``rejected: reason``."""
+    out = {a.request: f"{a.cluster}/{a.gpu_type}@{a.start_slot}-{a.end_slot}" for a in plan.assignments}
+    out |= {r.request: f"rejected: {r.reason}" for r in plan.rejected}
+    return out
+
+
+def differences(before: Plan, after: Plan) -> list[Difference]:
+    a, b = outcome(before), outcome(after)
+    return [
+        Difference(rid, a.get(rid, "absent"), b.get(rid, "absent"))
+        for rid in sorted(a.keys() | b.keys())
+        if a.get(rid) != b.get(rid)
+    ]
+
+
+def placements(assignments: Sequence[tuple[str, str, str, int]]) -> dict[str, tuple[str, str, int]]:
+    """``(request, cluster, type, start)`` rows as the mapping :func:`solver.explain.counterfactual` takes."""
+    return {rid: (cluster, gpu_type, start) for rid, cluster, gpu_type, start in assignments}

@@ -1,0 +1,77 @@
+"""Typed settings, validated once at start-up and passed down; nothing reads the environment later.
+
+Every field can be set from the environment as ``ALLMENDE_<FIELD>`` (for example
+``ALLMENDE_DATABASE_URL``); command-line flags override the environment.  The Helm
+chart's values mirror these fields one to one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ENV_PREFIX = "ALLMENDE_"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot start a server; the message names the field."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = "sqlite:///allmende.db"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 50051
+    # TLS: the server's certificate and key; with client_ca_file, cluster agents must present a
+    # certificate signed by that CA whose common name is their cluster id (mTLS).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    client_ca_file: Path | None = None
+    heartbeat_interval_s: Annotated[float, Field(gt=0)] = 10.0
+    stale_after_missed: Annotated[int, Field(ge=1)] = 3
+    staleness_check_s: Annotated[float, Field(gt=0)] = 5.0
+    solver_executor: Literal["process", "thread"] = "process"
+    default_time_limit_s: Annotated[float, Field(gt=0)] = 30.0
+    grace_s: Annotated[float, Field(ge=0)] = 5.0
+    max_page_size: Annotated[int, Field(ge=1)] = 500
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be given together")
+        if self.client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        for name in ("tls_cert_file", "tls_key_file", "client_ca_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} is not a readable file")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+    @property
+    def stale_after_s(self) -> float:
+        return self.heartbeat_interval_s * self.stale_after_missed
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``ALLMENDE_*`` variables, then ``overrides`` (flags); ``None`` overrides are ignored."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("; ".join(lines)) from exc
