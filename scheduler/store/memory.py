@@ -8,9 +8,8 @@ behind and a reader always sees one consistent snapshot without taking a lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, TypeVar
 
 from scheduler.domain import (
@@ -18,17 +17,12 @@ from scheduler.domain import (
     AuditEntry,
     Change,
     ClusterRecord,
-    Inventory,
-    IssuedToken,
     RequestRecord,
     RequestSpec,
-    Role,
     RoundRecord,
     TokenRecord,
-    subject,
 )
-from scheduler.errors import Conflict, NotFound
-from scheduler.states import Kind
+from scheduler.errors import Conflict
 from scheduler.store import common
 from scheduler.store.base import (
     AllocationQuery,
@@ -41,9 +35,9 @@ from scheduler.store.base import (
     RoundQuery,
     Transaction,
 )
+from scheduler.store.logic import Record, TxLogic
 
 T = TypeVar("T")
-R = TypeVar("R", RequestRecord, ClusterRecord, RoundRecord, AllocationRecord)
 
 
 @dataclass
@@ -73,7 +67,7 @@ def _page(rows: Iterable[tuple[int, T]], keep: Callable[[T], bool], page: PageRe
     page = page or PageRequest()
     after = common.decode_cursor(page.cursor)
     items: list[tuple[int, T]] = []
-    for seq, item in sorted(rows, key=lambda r: r[0]):
+    for seq, item in rows:  # dicts keep insertion order, which is seq order
         if seq > after and keep(item):
             items.append((seq, item))
             if len(items) > page.limit:
@@ -87,49 +81,36 @@ def _within(value: Any, allowed: frozenset[Any] | None) -> bool:
     return allowed is None or value in allowed
 
 
-class _Tx:
+class _Tx(TxLogic):
     """Reader and Transaction over one private copy of the state."""
 
     def __init__(self, state: _State) -> None:
         self.s = state
 
-    # -- generic helpers ------------------------------------------------------------------------
-    def _get(self, kind: str, id: str) -> Any:
+    def _load(self, kind: str, id: str) -> Any:
         row = self.s.tables[kind].rows.get(id)
-        if row is None:
-            raise NotFound(kind, id)
-        return row[1]
+        return None if row is None else row[1]
 
-    def _insert(self, kind: str, id: str, record: Any) -> None:
+    def _insert(self, kind: str, record: Record) -> None:
         table = self.s.tables[kind]
-        if id in table.rows:
-            raise Conflict(f"{kind} {id!r} already exists")
+        if record.id in table.rows:
+            raise Conflict(f"{kind} {record.id!r} already exists")
         table.last_seq += 1
-        table.rows[id] = (table.last_seq, record)
+        table.rows[record.id] = (table.last_seq, record)
+        if isinstance(record, RequestRecord) and record.idempotency_key is not None:
+            self.s.idempotency[(record.org, record.idempotency_key)] = record.id
 
-    def _put(self, kind: str, id: str, record: Any) -> None:
+    def _replace(self, kind: str, record: Record, expected_version: int | None) -> None:
         table = self.s.tables[kind]
-        table.rows[id] = (table.rows[id][0], record)
+        seq, stored = table.rows[record.id]
+        if expected_version is not None and stored.version != expected_version:
+            raise Conflict(f"{kind} {record.id!r} changed underneath")
+        table.rows[record.id] = (seq, record)
 
     def _audit(self, subj: str, by: Change, before: str | None, after: str | None) -> AuditEntry:
         entry = AuditEntry(seq=len(self.s.audit) + 1, **common.audit_row(subj, by, before, after))
         self.s.audit = (*self.s.audit, entry)
         return entry
-
-    def _update(self, kind: Kind, record: R, by: Change, **keep: Any) -> R:
-        stored = self._get(kind, record.id)
-        common.check_update(kind, record.id, stored.state, stored.version, record.state, record.version)
-        fields = {"version": stored.version + 1, **keep}
-        if "updated_at" in type(record).model_fields:
-            fields["updated_at"] = by.at
-        new = type(record).model_validate({**record.model_dump(), **fields})
-        self._put(kind, record.id, new)
-        self._audit(subject(kind, record.id), by, stored.state, new.state)
-        return new
-
-    # -- reads ----------------------------------------------------------------------------------
-    def get_request(self, id: str) -> RequestRecord:
-        return self._get("request", id)  # type: ignore[no-any-return]
 
     def find_request(self, org: str, idempotency_key: str) -> RequestRecord | None:
         id = self.s.idempotency.get((org, idempotency_key))
@@ -148,9 +129,6 @@ class _Tx:
             page,
         )
 
-    def get_cluster(self, id: str) -> ClusterRecord:
-        return self._get("cluster", id)  # type: ignore[no-any-return]
-
     def list_clusters(self, query: ClusterQuery | None = None, page: PageRequest | None = None) -> Page[ClusterRecord]:
         q = query or ClusterQuery()
 
@@ -160,16 +138,10 @@ class _Tx:
 
         return _page(self.s.tables["cluster"].rows.values(), keep, page)
 
-    def get_round(self, id: str) -> RoundRecord:
-        return self._get("round", id)  # type: ignore[no-any-return]
-
     def list_rounds(self, query: RoundQuery | None = None, page: PageRequest | None = None) -> Page[RoundRecord]:
         return _page(
             self.s.tables["round"].rows.values(), lambda r: _within(r.state, (query or RoundQuery()).states), page
         )
-
-    def get_allocation(self, id: str) -> AllocationRecord:
-        return self._get("allocation", id)  # type: ignore[no-any-return]
 
     def list_allocations(
         self, query: AllocationQuery | None = None, page: PageRequest | None = None
@@ -191,119 +163,8 @@ class _Tx:
         rows = ((e.seq, e) for e in self.s.audit)
         return _page(rows, lambda e: q.subject in (None, e.subject) and q.actor in (None, e.actor), page)
 
-    def get_token(self, id: str) -> TokenRecord:
-        return self._get("token", id)  # type: ignore[no-any-return]
-
     def list_tokens(self, page: PageRequest | None = None) -> Page[TokenRecord]:
         return _page(self.s.tables["token"].rows.values(), lambda t: True, page)
-
-    def authenticate(self, bearer: str) -> TokenRecord:
-        token_id, secret = common.split_bearer(bearer)
-        row = self.s.tables["token"].rows.get(token_id)
-        return common.verify_token(None if row is None else row[1], secret)
-
-    # -- writes ---------------------------------------------------------------------------------
-    def submit_request(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
-        key = spec.idempotency_key
-        if key is not None and (stored := self.find_request(spec.org, key)) is not None:
-            return common.same_submission(stored, spec)
-        record = common.new_request(spec, id, by)
-        self._insert("request", id, record)
-        if key is not None:
-            self.s.idempotency[(spec.org, key)] = id
-        self._audit(subject("request", id), by, None, record.state)
-        return record
-
-    def update_request(self, record: RequestRecord, by: Change) -> RequestRecord:
-        stored = self.get_request(record.id)
-        return self._update(
-            "request",
-            record,
-            by,
-            org=stored.org,
-            idempotency_key=stored.idempotency_key,
-            submitted_at=stored.submitted_at,
-        )
-
-    def add_cluster(self, record: ClusterRecord, by: Change) -> ClusterRecord:
-        record = record.model_copy(update={"version": 0})
-        self._insert("cluster", record.id, record)
-        self._audit(subject("cluster", record.id), by, None, record.state)
-        return record
-
-    def update_cluster(self, record: ClusterRecord, by: Change) -> ClusterRecord:
-        stored = self.get_cluster(record.id)
-        return self._update(
-            "cluster", record, by, last_heartbeat=stored.last_heartbeat, registered_at=stored.registered_at
-        )
-
-    def record_heartbeat(self, id: str, at: datetime, inventory: Inventory | None = None) -> ClusterRecord:
-        stored = self.get_cluster(id)
-        fields: dict[str, Any] = {"last_heartbeat": at}
-        if inventory is not None:
-            fields |= {"version": stored.version + 1, **inventory.model_dump()}
-        new = ClusterRecord.model_validate({**stored.model_dump(), **fields})
-        self._put("cluster", id, new)
-        return new
-
-    def add_round(self, record: RoundRecord, by: Change) -> RoundRecord:
-        record = record.model_copy(update={"version": 0})
-        self._insert("round", record.id, record)
-        self._audit(subject("round", record.id), by, None, record.state)
-        return record
-
-    def update_round(self, record: RoundRecord, by: Change) -> RoundRecord:
-        stored = self.get_round(record.id)
-        return self._update(
-            "round",
-            record,
-            by,
-            progress=stored.progress,
-            progress_message=stored.progress_message,
-            created_at=stored.created_at,
-        )
-
-    def set_round_progress(self, id: str, progress: float, message: str = "") -> None:
-        stored = self.get_round(id)
-        self._put(
-            "round",
-            id,
-            RoundRecord.model_validate({**stored.model_dump(), "progress": progress, "progress_message": message}),
-        )
-
-    def add_allocations(self, records: Sequence[AllocationRecord], by: Change) -> list[AllocationRecord]:
-        out = []
-        for record in records:
-            self.get_round(record.round_id)
-            self.get_request(record.request_id)
-            record = record.model_copy(update={"version": 0})
-            self._insert("allocation", record.id, record)
-            self._audit(subject("allocation", record.id), by, None, record.state)
-            out.append(record)
-        return out
-
-    def update_allocation(self, record: AllocationRecord, by: Change) -> AllocationRecord:
-        stored = self.get_allocation(record.id)
-        return self._update("allocation", record, by, round_id=stored.round_id, request_id=stored.request_id)
-
-    def append_audit(self, subject: str, by: Change, before: str | None = None, after: str | None = None) -> AuditEntry:
-        return self._audit(subject, by, before, after)
-
-    def create_token(
-        self, role: Role, *, by: Change, org: str | None = None, cluster: str | None = None, name: str = ""
-    ) -> IssuedToken:
-        issued = common.issue_token(role, by=by, org=org, cluster=cluster, name=name)
-        self._insert("token", issued.record.id, issued.record)
-        self._audit(subject("token", issued.record.id), by, None, "live")
-        return issued
-
-    def revoke_token(self, id: str, by: Change) -> TokenRecord:
-        stored = self.get_token(id)
-        new = common.revoked(stored, by.at)
-        if new is not stored:
-            self._put("token", id, new)
-            self._audit(subject("token", id), by, "live", "revoked")
-        return new
 
 
 class MemoryStore:

@@ -1,0 +1,170 @@
+"""The SQL repository: one writer thread that group-commits, and a pool of snapshot readers.
+
+Group commit.  Callers on any thread (or asyncio task) queue their unit of work and wait on a
+future.  The writer takes everything queued, up to ``max_batch``, and runs it in one transaction:
+
+1. consecutive ``submit_request`` calls as one batch: a single SELECT finds idempotency keys
+   already used, then two multi-row INSERTs (requests, audit) under one savepoint;
+2. every other unit of work in a savepoint of its own, so its error undoes only its writes;
+3. one COMMIT (one fsync), and only then are the futures resolved.
+
+While one batch commits, the next one queues, so the batch grows with the load and the cost of the
+fsync is shared.  If the COMMIT fails, every caller in the batch gets the error: nothing was
+acknowledged, so nothing is lost.  A batch of one runs without savepoints and rolls back on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from scheduler.domain import Change, RequestRecord, RequestSpec
+from scheduler.store.base import Reader, Transaction
+from scheduler.store.engine import make_engine
+from scheduler.store.fastpath import FastPath, Prepared
+from scheduler.store.sqltx import SqlTx
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Op:
+    fn: Callable[[Transaction], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class SqlStore:
+    """A :class:`~scheduler.store.base.Repository` on SQLite or PostgreSQL (schema migrated beforehand)."""
+
+    def __init__(self, url: str, *, readers: int = 4, max_batch: int = 512) -> None:
+        self.url = url
+        self._writer_engine = make_engine(url, writer=True, pool_size=1)
+        self._reader_engine = make_engine(url, writer=False, pool_size=readers)
+        self._max_batch = max_batch
+        self._fast = FastPath(self._writer_engine.dialect)
+        self._queue: queue.SimpleQueue[_Op | Prepared | None] = queue.SimpleQueue()
+        self._closing = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="allmende-store-writer", daemon=True)
+        self._thread.start()
+
+    # -- Repository -----------------------------------------------------------------------------
+    def read(self, fn: Callable[[Reader], T]) -> T:
+        with self._reader_engine.connect() as connection, connection.begin():
+            return fn(SqlTx(connection, writing=False))
+
+    async def read_async(self, fn: Callable[[Reader], T]) -> T:
+        return await asyncio.to_thread(self.read, fn)
+
+    def write(self, fn: Callable[[Transaction], T]) -> T:
+        return self._enqueue(_Op(fn)).result()  # type: ignore[no-any-return]
+
+    async def write_async(self, fn: Callable[[Transaction], T]) -> T:
+        return await asyncio.wrap_future(self._enqueue(_Op(fn)))
+
+    def submit_request(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
+        return self._enqueue(self._fast.prepare(spec, id, by)).result()  # type: ignore[no-any-return]
+
+    async def submit_request_async(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
+        return await asyncio.wrap_future(self._enqueue(self._fast.prepare(spec, id, by)))
+
+    def close(self) -> None:
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join()
+        self._writer_engine.dispose()
+        self._reader_engine.dispose()
+
+    # -- the writer -----------------------------------------------------------------------------
+    def _enqueue(self, op: _Op | Prepared) -> Future[Any]:
+        with self._closing:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._queue.put(op)
+        return op.future
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    op = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if op is None:
+                    stop = True
+                    break
+                batch.append(op)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Op | Prepared]) -> None:
+        try:
+            with self._writer_engine.connect() as connection:
+                transaction = connection.begin()
+                outcomes = self._apply(connection, batch)
+                if len(batch) == 1 and isinstance(batch[0], _Op) and not outcomes[0][0]:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
+        except BaseException as e:  # the COMMIT (or the connection) failed: nobody is acknowledged
+            for op in batch:
+                if not op.future.done():
+                    op.future.set_exception(e)
+            if not isinstance(e, Exception):
+                raise
+            return
+        for op, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                op.future.set_result(value)
+            else:
+                op.future.set_exception(value)
+
+    def _apply(self, connection: sa.Connection, batch: list[_Op | Prepared]) -> list[tuple[bool, Any]]:
+        """Run the batch inside the open transaction; one outcome (ok, result or error) per item."""
+        tx = SqlTx(connection, writing=True)
+        outcomes: list[tuple[bool, Any]] = []
+        for is_submit, run in groupby(batch, key=lambda op: isinstance(op, Prepared)):
+            ops = list(run)
+            if is_submit:
+                submits: list[Prepared] = ops  # type: ignore[assignment]
+                if self._fast.run(connection.connection.driver_connection, submits):
+                    outcomes += [op.outcome for op in submits]
+                else:
+                    outcomes += [_in_savepoint(connection, op.fn, tx) for op in submits]
+            elif len(batch) == 1:
+                outcomes.append(_call(ops[0].fn, tx))
+            else:
+                outcomes += [_in_savepoint(connection, op.fn, tx) for op in ops]
+        return outcomes
+
+
+def _call(fn: Callable[[Any], Any], tx: Any) -> tuple[bool, Any]:
+    try:
+        return True, fn(tx)
+    except Exception as e:
+        return False, e
+
+
+def _in_savepoint(connection: sa.Connection, fn: Callable[[Any], Any], tx: Any) -> tuple[bool, Any]:
+    savepoint = connection.begin_nested()
+    ok, value = _call(fn, tx)
+    if ok:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return ok, value
