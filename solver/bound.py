@@ -7,6 +7,8 @@ Columns are (request r, option o) with 0 ≤ x_ro ≤ 1; time is relaxed into ar
                 Σ a_ro^i x_ro ≤ b_i                  for every coupling row i:
        pool p, [A,B)   a = gpus·(least overlap of the job with [A,B) at any start in its window),
                        b = Σ_{A≤t<B} free GPUs of p, for every [A,B) between grid points  (rule 5)
+       gangs p, [A,B), k   over jobs with more than G_p/(k+1) GPUs (G_p: the pool's size), at
+                       most k run at once: a = least overlap, b = k·(B − A)                (rule 5)
        cluster c       a = power·runtime,       b = cap_c · slots             (rule 6)
        energy          a = energy_ro,           b = budget                    (rule 7)
        carbon          a = least CO2 at any start, b = budget                  (rule 8)
@@ -103,13 +105,19 @@ def _rows(ctx: Context, cols: Columns) -> list[Row]:
         sel = by_pool[edges[p] : edges[p + 1]]
         if sel.size == 0:
             continue
+        gang = idx.gpus[cols.req[sel]]
+        biggest = int(idx.pool_cap[p].max())
         for a, b in grid:
             overlap = _least_overlap(a, b, earliest[sel], deadline[sel], cols.runtime[sel])
             inside = overlap > 0
             if inside.any():
                 cols_in = sel[inside]
-                rows.append(Row(cols_in, (idx.gpus[cols.req[cols_in]] * overlap[inside]).astype(np.float64),
+                rows.append(Row(cols_in, (gang[inside] * overlap[inside]).astype(np.float64),
                                 float(cap_cum[p, b] - cap_cum[p, a])))
+            for k in (1, 2, 3):
+                big = inside & (gang * (k + 1) > biggest)
+                if big.any() and overlap[big].sum() > k * (b - a):
+                    rows.append(Row(sel[big], overlap[big].astype(np.float64), float(k * (b - a)), "gangs"))
     for c in range(len(idx.cluster_ids)):
         if np.isfinite(idx.power_cap_w[c]):
             sel = np.flatnonzero(cols.cluster == c)

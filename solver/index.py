@@ -40,6 +40,7 @@ class Index:
     slots: int
     slot_hours: float
     cluster_ids: list[str]
+    countries: list[str]
     pool_cluster: IntArray
     pool_type: list[str]
     pool_cap: IntArray  # (pools, slots) GPUs usable per slot
@@ -129,6 +130,7 @@ def compile_problem(problem: Problem) -> Index:
         slots=slots,
         slot_hours=h.slot_hours,
         cluster_ids=[c.id for c in clusters],
+        countries=[c.country for c in clusters],
         pool_cluster=np.array(pool_cluster, dtype=np.int64),
         pool_type=pool_type,
         pool_cap=np.array(caps, dtype=np.int64).reshape(len(pool_cluster), slots),

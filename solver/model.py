@@ -1,6 +1,6 @@
-"""The CP-SAT interval model of one neighbourhood (cluster c, window [a, b)).
+"""The CP-SAT interval model of one neighbourhood (clusters C, window [a, b)).
 
-Data: candidates R (requests), their options K_r on cluster c (one per GPU type),
+Data: candidates R (requests), their options K_r on the clusters in C,
 the ledger's residual free GPUs F_p(t) per pool and power P_c(t), budgets left.
 
 Variables, for r ∈ R and k ∈ K_r:
@@ -11,7 +11,7 @@ Variables, for r ∈ R and k ∈ K_r:
 Constraints, one helper each:
     add_choice      Σ_k x_rk ≤ 1                                           (rule 1)
     add_capacity    cumulative per pool p: Σ gpus_r over I_rk ≤ F_p(t)      (rule 5)
-    add_power       cumulative on c: Σ power_rk over I_rk ≤ P_c(t)          (rule 6)
+    add_power       cumulative per c ∈ C: Σ power_rk over I_rk ≤ P_c(t)     (rule 6)
     add_budgets     Σ energy_rk x_rk ≤ E_left;  Σ co2_rk(s_rk)·x_rk ≤ C_left;
                     Σ_{r∈o} gpu_slots_rk x_rk ≤ O_left(o)                   (rules 7–9)
     add_fairness    W_c + short_c ≥ (1 − ε)·fair_c, linear in x (see solver.policies.fair)
@@ -63,14 +63,14 @@ class NeighbourhoodModel:
         self,
         ctx: Context,
         ledger: Ledger,
-        cluster: int,
+        clusters: tuple[int, ...],
         start: int,
         end: int,
         candidates: list[Candidate],
         fairness_floor: float | None,
         energy_price: float = 0.0,
     ) -> None:
-        self.ctx, self.ledger, self.cluster, self.a, self.b = ctx, ledger, cluster, start, end
+        self.ctx, self.ledger, self.clusters, self.a, self.b = ctx, ledger, clusters, start, end
         self.model = cp_model.CpModel()
         self.vars: list[Var] = []
         self.current_work = ctx.work_by_category(ledger) / ctx.index.slot_hours
@@ -103,7 +103,7 @@ class NeighbourhoodModel:
     def _add_request(self, cand: Candidate) -> None:
         idx, m, r = self.ctx.index, self.model, cand.request
         for k, o in enumerate(idx.options[r]):
-            if o.cluster != self.cluster:
+            if o.cluster not in self.clusters:
                 continue
             lo = max(int(idx.earliest[r]), self.a)
             hi = min(int(idx.deadline[r]), self.b) - o.runtime
@@ -159,11 +159,13 @@ class NeighbourhoodModel:
 
     def add_power(self) -> None:
         idx = self.ctx.index
-        if not np.isfinite(idx.power_cap_w[self.cluster]):
-            return
-        free = np.floor(self.ledger.power[self.cluster, self.a : self.b] + 1e-6).astype(np.int64)
-        demands = [math.ceil(idx.options[v.request][v.option].power_w - 1e-9) for v in self.vars]
-        self._cumulative(self.vars, demands, np.maximum(free, 0), "power")
+        for c in self.clusters:
+            if not np.isfinite(idx.power_cap_w[c]):
+                continue
+            free = np.floor(self.ledger.power[c, self.a : self.b] + 1e-6).astype(np.int64)
+            vs = [v for v in self.vars if idx.options[v.request][v.option].cluster == c]
+            demands = [math.ceil(idx.options[v.request][v.option].power_w - 1e-9) for v in vs]
+            self._cumulative(vs, demands, np.maximum(free, 0), f"power{c}")
 
     def add_budgets(self) -> None:
         idx, m, led = self.ctx.index, self.model, self.ledger

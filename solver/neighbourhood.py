@@ -29,16 +29,26 @@ MAX_NEW = 160
 
 @dataclass(frozen=True)
 class Region:
-    cluster: int
+    clusters: tuple[int, ...]
     start: int
     end: int
 
 
-def regions(ctx: Context, width: int) -> list[Region]:
+def regions(ctx: Context, kind: int) -> list[Region]:
+    """Kind 0: one cluster × a window of up to 96 slots; 1: one cluster × the horizon;
+    2: two clusters of the same country (or neighbours in id order) × a window."""
     idx = ctx.index
+    n = len(idx.cluster_ids)
+    width = idx.slots if kind == 1 else min(idx.slots, 96)
     stride = max(1, width // 2)
     starts = list(range(0, max(1, idx.slots - width + stride), stride))
-    return [Region(c, a, min(idx.slots, a + width)) for c in range(len(idx.cluster_ids)) for a in starts]
+    if kind == 2 and n > 1:
+        countries = [idx.countries[c] for c in range(n)]
+        groups: list[tuple[int, ...]] = [(c, d) for c in range(n) for d in range(c + 1, n) if countries[c] == countries[d]]
+        groups = groups or [(c, (c + 1) % n) for c in range(n)]
+    else:
+        groups = [(c,) for c in range(n)]
+    return [Region(g, a, min(idx.slots, a + width)) for g in groups for a in starts]
 
 
 def improve(
@@ -50,29 +60,35 @@ def improve(
     deadline: float,
     clock: Callable[[], float],
 ) -> str:
-    """Improve ``ledger`` in place until ``deadline``; returns the plan's status."""
+    """Improve ``ledger`` in place until ``deadline``; returns the plan's status.
+
+    Rounds cycle through the three kinds of region; after a round that found
+    nothing, candidates are drawn with growing random jitter on their LP worth, and
+    three fruitless rounds in a row end the search early.
+    """
     idx = ctx.index
-    width = min(idx.slots, 96)
-    todo = regions(ctx, width)
     rng = random.Random(params.seed)
-    rng.shuffle(todo)
     by_cluster = _options_by_cluster(ctx)
     worth = np.array([relaxation.reduced_value(ctx, r) for r in range(idx.n)])
     score = policy.score(ctx, ledger)
-    stale = 0
-    i = 0
-    while todo and stale < len(todo):
-        left = deadline - clock()
-        if left < 0.2:
-            break
-        region = todo[i % len(todo)]
-        i += 1
-        new_score = _step(ctx, policy, ledger, region, by_cluster, worth, relaxation.energy_price, params,
-                          min(left, 5.0), i, score)
-        if new_score is not None and new_score > score:
-            score, stale = new_score, 0
-        else:
-            stale += 1
+    fruitless, steps, rnd = 0, 0, 0
+    while fruitless < 3:
+        todo = regions(ctx, rnd % 3)
+        rng.shuffle(todo)
+        jitter = 0.0 if fruitless == 0 else min(1.0, 0.25 * fruitless)
+        improved = False
+        for region in todo:
+            left = deadline - clock()
+            if left < 0.2 or (params.max_neighbourhoods is not None and steps >= params.max_neighbourhoods):
+                return "FEASIBLE"
+            steps += 1
+            noisy = worth * (1 + jitter * np.array([rng.random() for _ in range(idx.n)])) if jitter else worth
+            new_score = _step(ctx, policy, ledger, region, by_cluster, noisy, relaxation.energy_price, params,
+                              min(left, 5.0), steps, score)
+            if new_score is not None and new_score > score:
+                score, improved = new_score, True
+        fruitless = 0 if improved else fruitless + 1
+        rnd += 1
     return "FEASIBLE"
 
 
@@ -103,12 +119,12 @@ def _step(
     idx = ctx.index
     inside = [
         r for r, p in ledger.placed.items()
-        if idx.options[r][p.option].cluster == region.cluster
+        if idx.options[r][p.option].cluster in region.clusters
         and p.start >= region.start
         and p.start + idx.options[r][p.option].runtime <= region.end
     ]
     outside = [
-        r for r in by_cluster[region.cluster]
+        r for r in sorted({q for c in region.clusters for q in by_cluster[c]})
         if r not in ledger.placed and idx.earliest[r] < region.end and idx.deadline[r] > region.start
     ]
     outside.sort(key=lambda r: (-worth[r], idx.req_ids[r]))
@@ -117,7 +133,7 @@ def _step(
         return None
     old = {r: ledger.remove(r) for r in sorted(inside)}
     candidates = [Candidate(r, old.get(r)) for r in sorted(inside)] + [Candidate(r, None) for r in outside]
-    model = NeighbourhoodModel(ctx, ledger, region.cluster, region.start, region.end, candidates,
+    model = NeighbourhoodModel(ctx, ledger, region.clusters, region.start, region.end, candidates,
                                policy.fairness_floor(), energy_price)
     chosen = model.solve(params, seconds, seed=params.seed + iteration)
     if chosen is None or not _place_all(ledger, chosen):

@@ -17,4 +17,6 @@ class SolveParams(BaseModel):
     # then reproducible, whatever the machine's load (google/or-tools#2159).
     neighbourhood_dtime: Annotated[float, Field(gt=0)] = 1.0
     deterministic: bool = False
+    # Stop after this many neighbourhoods (None: only the time limit stops the search).
+    max_neighbourhoods: Annotated[int, Field(ge=0)] | None = None
     lp_bound: bool = True
