@@ -8,10 +8,7 @@ back into the proto's field paths (``spec.runtime_slots[H100]``, ``gpus[2].tdp_w
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -27,7 +24,11 @@ from scheduler.api.gen.allmende.v1 import review_pb2 as review
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import CarbonForecast, ClusterRecord, Inventory, RequestSpec, Withdrawal
 from scheduler.errors import InvalidInput
+from scheduler.pinning import Pinned
+from scheduler.service import NewRound
 from scheduler.states import ClusterState, RequestState, RoundState
+from scheduler.store import PageRequest
+from scheduler.store.common import decode_cursor
 from solver.params import SolveParams
 from solver.problem import Horizon, Id, Policy
 
@@ -42,29 +43,6 @@ _ID: TypeAdapter[str] = TypeAdapter(Id)
 POLICIES = {rounds.POLICY_UNSPECIFIED: "fair", rounds.POLICY_FAIR: "fair", rounds.POLICY_VALUE: "value"}
 
 
-@dataclass(frozen=True)
-class Page:
-    size: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class Pin:
-    round_id: str
-    request_id: str
-    cluster: str
-    gpu_type: str
-    start_slot: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class RoundSpec:
-    horizon: Horizon
-    objective: str
-    policy: Policy
-    params: SolveParams | None
-    reason: str
 
 
 # -- scalars ----------------------------------------------------------------------------------
@@ -111,28 +89,15 @@ def timestamp(ts: Timestamp, field: str) -> datetime:
         raise InvalidInput(field, f"is not a valid timestamp ({exc})") from None
 
 
-def page(msg: common.PageRequest, field: str = "page", max_size: int = MAX_PAGE_SIZE) -> Page:
+def page(msg: common.PageRequest, field: str = "page", max_size: int = MAX_PAGE_SIZE) -> PageRequest:
     if msg.page_size < 0 or msg.page_size > max_size:
         raise InvalidInput(f"{field}.page_size", f"must be between 0 and {max_size}, got {msg.page_size}")
-    offset = 0
     if msg.page_token:
         try:
-            raw = base64.urlsafe_b64decode(msg.page_token.encode("ascii")).decode("ascii")
-            if not raw.startswith("o:"):
-                raise ValueError(raw)
-            offset = int(raw[2:])
-            if offset < 0:
-                raise ValueError(raw)
-        except (ValueError, UnicodeError, binascii.Error):
+            decode_cursor(msg.page_token)
+        except InvalidInput:
             raise InvalidInput(f"{field}.page_token", "is not a token this server issued") from None
-    return Page(size=msg.page_size or DEFAULT_PAGE_SIZE, offset=offset)
-
-
-def next_token(page: Page, returned: int) -> str:
-    """The token for the page after this one, or "" when this one was not full."""
-    if returned < page.size:
-        return ""
-    return base64.urlsafe_b64encode(f"o:{page.offset + returned}".encode("ascii")).decode("ascii")
+    return PageRequest(limit=msg.page_size or DEFAULT_PAGE_SIZE, cursor=msg.page_token or None)
 
 
 def state_filter(value: int, enum: type[S], prefix: str, field: str) -> S | None:
@@ -347,12 +312,12 @@ def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParam
     return validated(SolveParams, data, field)
 
 
-def open_round(msg: rounds.OpenRoundRequest) -> RoundSpec:
+def open_round(msg: rounds.OpenRoundRequest) -> NewRound:
     if not msg.HasField("horizon"):
         raise InvalidInput("horizon", "is required")
     if msg.policy not in POLICIES:
         raise InvalidInput("policy", f"unknown value {msg.policy}")
-    return RoundSpec(
+    return NewRound(
         horizon=horizon(msg.horizon),
         objective=POLICIES[msg.policy],
         policy=policy_config(msg.policy_config),
@@ -361,15 +326,13 @@ def open_round(msg: rounds.OpenRoundRequest) -> RoundSpec:
     )
 
 
-def pin(msg: review.PinRequest) -> Pin:
+def pin(msg: review.PinRequest) -> Pinned:
     if msg.start_slot < 0:
         raise InvalidInput("start_slot", "must be at least 0")
-    return Pin(
-        round_id=identifier(msg.round_id, "round_id"),
-        request_id=identifier(msg.request_id, "request_id"),
+    return Pinned(
+        request=identifier(msg.request_id, "request_id"),
         cluster=identifier(msg.cluster_id, "cluster_id"),
         gpu_type=identifier(msg.gpu_type, "gpu_type"),
         start_slot=msg.start_slot,
-        reason=reason(msg.reason),
     )
 

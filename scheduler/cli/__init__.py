@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # Modules that define ``register(subparsers)``; heavy dependencies are imported lazily inside them.
 COMMAND_MODULES = [
     "scheduler.cli.core",
+    "scheduler.cli.service",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

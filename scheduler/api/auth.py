@@ -1,0 +1,182 @@
+"""Bearer tokens, roles and the one table of which role may call which RPC.
+
+The interceptor wraps every handler, so each call passes three gates before the
+servicer runs, and one error mapping after:
+
+1. authenticate  ``authorization: Bearer alm_<id>.<secret>`` against the store
+                 (hashed, cached for ``CACHE_S``); no header means the public;
+2. authorise     :data:`RULES` by method and role (public methods need no token);
+3. mTLS          with a client CA configured, a cluster agent must also present a
+                 certificate whose common name is its cluster id;
+
+then the caller is put in :data:`CALLER` for the servicer, and a
+:class:`~scheduler.errors.DomainError` the call raises becomes its status through
+:mod:`scheduler.api.status`.  Record-level rules (an applicant's own organisation,
+an agent's own cluster) are the service's, in :mod:`scheduler.access`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from scheduler.access import PUBLIC, Principal
+from scheduler.api import status
+from scheduler.domain import Role, TokenRecord
+from scheduler.errors import DomainError, PermissionDenied, Unauthenticated
+
+APP, OPS, AGENT, ANA = Role.APPLICANT, Role.OPERATOR, Role.CLUSTER_AGENT, Role.ANALYST
+Roles = frozenset[Role] | None  # None: public, no token needed
+
+RULES: dict[str, Roles] = {
+    "/allmende.v1.InventoryService/RegisterCluster": frozenset({OPS, AGENT}),
+    "/allmende.v1.InventoryService/ReportInventory": frozenset({OPS, AGENT}),
+    "/allmende.v1.InventoryService/ListClusters": frozenset({OPS, ANA, AGENT, APP}),
+    "/allmende.v1.InventoryService/GetCluster": frozenset({OPS, ANA, AGENT, APP}),
+    "/allmende.v1.RequestService/SubmitRequest": frozenset({APP, OPS}),
+    "/allmende.v1.RequestService/GetRequest": frozenset({APP, OPS, ANA}),
+    "/allmende.v1.RequestService/ListRequests": frozenset({APP, OPS, ANA}),
+    "/allmende.v1.RequestService/AmendRequest": frozenset({APP, OPS}),
+    "/allmende.v1.RequestService/WithdrawRequest": frozenset({APP, OPS}),
+    "/allmende.v1.RoundService/OpenRound": frozenset({OPS}),
+    "/allmende.v1.RoundService/RunRound": frozenset({OPS}),
+    "/allmende.v1.RoundService/GetRound": frozenset({OPS, ANA, APP}),
+    "/allmende.v1.RoundService/ListRounds": frozenset({OPS, ANA, APP}),
+    "/allmende.v1.RoundService/GetPlan": frozenset({OPS, ANA}),
+    "/allmende.v1.RoundService/Explain": frozenset({OPS, ANA, APP}),
+    "/allmende.v1.RoundService/ReplayRound": frozenset({OPS, ANA}),
+    "/allmende.v1.ReviewService/Approve": frozenset({OPS}),
+    "/allmende.v1.ReviewService/Reject": frozenset({OPS}),
+    "/allmende.v1.ReviewService/Pin": frozenset({OPS}),
+    "/allmende.v1.ReviewService/Publish": frozenset({OPS}),
+    "/allmende.v1.ReviewService/ListAuditEvents": frozenset({OPS, ANA}),
+    "/allmende.v1.LedgerService/ListPublishedRounds": None,
+    "/allmende.v1.LedgerService/GetLedgerEntry": None,
+}
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+CACHE_S = 10.0
+CACHE_MAX = 4096
+
+CALLER: contextvars.ContextVar[Principal] = contextvars.ContextVar("allmende_caller", default=PUBLIC)
+Authenticate = Callable[[str], Awaitable[TokenRecord]]
+
+
+def caller() -> Principal:
+    return CALLER.get()
+
+
+def allowed(method: str) -> Roles:
+    """The roles that may call ``method``; public for health and reflection; unknown methods nobody."""
+    if method in RULES:
+        return RULES[method]
+    if method.startswith(PUBLIC_PREFIXES):
+        return None
+    return frozenset()
+
+
+class TokenCache:
+    """Bearer string -> token, for ``CACHE_S`` seconds: a revoked token stops working within that time."""
+
+    def __init__(self, authenticate: Authenticate, ttl_s: float = CACHE_S) -> None:
+        self._authenticate = authenticate
+        self._ttl = ttl_s
+        self._seen: dict[str, tuple[float, TokenRecord]] = {}
+
+    async def __call__(self, bearer: str) -> TokenRecord:
+        now = time.monotonic()
+        hit = self._seen.get(bearer)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        token = await self._authenticate(bearer)
+        if len(self._seen) >= CACHE_MAX:
+            self._seen.clear()
+        self._seen[bearer] = (now + self._ttl, token)
+        return token
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, authenticate: Authenticate, *, agents_need_certificate: bool = False) -> None:
+        self._tokens = TokenCache(authenticate)
+        self._agents_need_certificate = agents_need_certificate
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method: str = handler_call_details.method
+        return _wrap(handler, lambda context: self._admit(method, context))
+
+    async def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        roles = allowed(method)
+        bearer = _bearer(context)
+        who = PUBLIC if bearer is None else Principal.of(await self._tokens(bearer))
+        if roles is None:
+            return who
+        if who.role is None:
+            raise Unauthenticated(f"{method.rsplit('/', 1)[-1]} needs a bearer token")
+        if who.role not in roles:
+            raise PermissionDenied(f"the {who.role} role may not call {method.rsplit('/', 1)[-1]}")
+        if who.role is Role.CLUSTER_AGENT and self._agents_need_certificate:
+            names = context.auth_context().get("x509_common_name", [])
+            if (who.cluster or "").encode() not in names:
+                raise PermissionDenied(f"cluster agents must present the client certificate of {who.cluster!r}")
+        return who
+
+
+def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            if not text.startswith("Bearer "):
+                raise Unauthenticated("the authorization header must be 'Bearer <token>'")
+            return text.removeprefix("Bearer ").strip()
+    return None
+
+
+Admit = Callable[[grpc.aio.ServicerContext[Any, Any]], Awaitable[Principal]]
+
+
+def _wrap(handler: grpc.RpcMethodHandler, admit: Admit) -> grpc.RpcMethodHandler:
+    """The same handler, with the gates before it and the error table after it."""
+    codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        token = None
+        try:
+            token = CALLER.set(await admit(context))
+            behaviour = handler.unary_unary or handler.stream_unary
+            return await behaviour(request, context)
+        except DomainError as error:
+            await status.abort(context, error)
+        finally:
+            if token is not None:
+                CALLER.reset(token)
+
+    async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        token = None
+        try:
+            token = CALLER.set(await admit(context))
+            behaviour = handler.unary_stream or handler.stream_stream
+            async for item in behaviour(request, context):
+                yield item
+        except DomainError as error:
+            await status.abort(context, error)
+        finally:
+            if token is not None:
+                CALLER.reset(token)
+
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary, **codec)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary, **codec)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(streaming, **codec)
+    return grpc.stream_stream_rpc_method_handler(streaming, **codec)

@@ -1,0 +1,146 @@
+"""The gRPC server: ``create_server`` wires servicers, auth, health and reflection and binds a port.
+
+``create_server`` returns the server (not started) and the port it bound, so tests
+pass port 0 and read the real one back.  ``serve`` runs the whole thing for
+``allmende serve``: open the store (migrated), recover rounds a dead server left
+``solving``, start, sweep for stale clusters every ``staleness_check_s``, and on
+SIGTERM or SIGINT stop gracefully: health turns NOT_SERVING, new calls are refused,
+calls in flight get ``grace_s`` to finish, then solves are stopped and the store is
+closed (queued writes finish first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from scheduler.api import servicers
+from scheduler.api.auth import AuthInterceptor
+from scheduler.api.gen.allmende.v1 import (
+    inventory_pb2,
+    inventory_pb2_grpc,
+    ledger_pb2,
+    ledger_pb2_grpc,
+    requests_pb2,
+    requests_pb2_grpc,
+    review_pb2,
+    review_pb2_grpc,
+    rounds_pb2,
+    rounds_pb2_grpc,
+)
+from scheduler.service import Service
+from scheduler.settings import Settings
+from scheduler.store import open_store
+
+log = logging.getLogger("allmende.server")
+
+SERVICE_NAMES = (
+    inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
+    requests_pb2.DESCRIPTOR.services_by_name["RequestService"].full_name,
+    rounds_pb2.DESCRIPTOR.services_by_name["RoundService"].full_name,
+    review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name,
+    ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
+)
+OPTIONS = [
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+]
+
+
+@dataclass
+class Running:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+
+def credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    pair = (settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())
+    ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
+    # Client certificates are optional for the channel: applicants have none; the interceptor
+    # then demands one, with the right common name, from every cluster agent.
+    return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=False)
+
+
+async def create_server(service: Service, settings: Settings) -> tuple[grpc.aio.Server, int]:
+    running = await _build(service, settings)
+    return running.server, running.port
+
+
+async def _build(service: Service, settings: Settings) -> Running:
+    interceptor = AuthInterceptor(
+        lambda bearer: service.store.read_async(lambda r: r.authenticate(bearer)),
+        agents_need_certificate=settings.client_ca_file is not None,
+    )
+    server = grpc.aio.server(interceptors=[interceptor], options=OPTIONS)
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), server)  # type: ignore[no-untyped-call]
+    requests_pb2_grpc.add_RequestServiceServicer_to_server(servicers.RequestServicer(service), server)  # type: ignore[no-untyped-call]
+    rounds_pb2_grpc.add_RoundServiceServicer_to_server(servicers.RoundServicer(service), server)  # type: ignore[no-untyped-call]
+    review_pb2_grpc.add_ReviewServiceServicer_to_server(servicers.ReviewServicer(service), server)  # type: ignore[no-untyped-call]
+    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(servicers.LedgerServicer(service), server)  # type: ignore[no-untyped-call]
+    checker = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    for name in ("", *SERVICE_NAMES):
+        await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"{settings.host}:{settings.port}"
+    creds = credentials(settings)
+    port = server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"could not bind {address}")
+    return Running(server, port, checker)
+
+
+async def stop(running: Running, service: Service, grace_s: float) -> None:
+    await running.health.enter_graceful_shutdown()
+    await running.server.stop(grace_s)
+    await service.close()
+
+
+async def sweep_forever(service: Service, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await service.sweep_stale()
+        except Exception:  # a failed sweep is retried on the next tick; it must not end the loop
+            log.exception("staleness sweep failed")
+
+
+async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | None] | None = None) -> None:
+    store = open_store(settings.database_url)
+    service = Service(store, settings)
+    try:
+        recovered = await service.recover()
+        if recovered:
+            log.warning("rounds left solving by a stopped server marked failed: %s", ", ".join(recovered))
+        running = await _build(service, settings)
+        await running.server.start()
+        log.info("allmende serving on %s:%d (%s)", settings.host, running.port, "TLS" if settings.tls else "plaintext")
+        if ready is not None:
+            result = ready(running.port)
+            if result is not None:
+                await result
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stopping.set)
+        sweeper = asyncio.create_task(sweep_forever(service, settings.staleness_check_s))
+        await stopping.wait()
+        log.info("stopping: %.1fs for calls in flight", settings.grace_s)
+        sweeper.cancel()
+        await stop(running, service, settings.grace_s)
+    finally:
+        store.close()

@@ -1,0 +1,193 @@
+"""The servicers: each RPC converts at the edge, calls the service, converts back.
+
+Authentication, authorisation and the mapping of domain errors to status codes happen
+around every method in :mod:`scheduler.api.auth`; the caller is :func:`caller`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from scheduler.api import inbound, outbound
+from scheduler.api.auth import caller
+from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
+from scheduler.api.gen.allmende.v1 import inventory_pb2_grpc as inventory_grpc
+from scheduler.api.gen.allmende.v1 import ledger_pb2 as ledger
+from scheduler.api.gen.allmende.v1 import ledger_pb2_grpc as ledger_grpc
+from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
+from scheduler.api.gen.allmende.v1 import requests_pb2_grpc as requests_grpc
+from scheduler.api.gen.allmende.v1 import review_pb2 as review
+from scheduler.api.gen.allmende.v1 import review_pb2_grpc as review_grpc
+from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
+from scheduler.api.gen.allmende.v1 import rounds_pb2_grpc as rounds_grpc
+from scheduler.service import Service
+from scheduler.states import ClusterState, RequestState, RoundState
+from scheduler.store import RequestQuery
+
+Context = Any  # grpc.aio.ServicerContext
+PROGRESS_TICK_S = 0.25
+
+
+class InventoryServicer(inventory_grpc.InventoryServiceServicer):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def RegisterCluster(self, request: inventory.RegisterClusterRequest, context: Context) -> inventory.Cluster:
+        record = inbound.register_cluster(request, self.service.clock())
+        return outbound.cluster(await self.service.register_cluster(caller(), record))
+
+    async def ReportInventory(
+        self, request_iterator: AsyncIterator[inventory.InventoryReport], context: Context
+    ) -> inventory.ReportInventoryResponse:
+        out = inventory.ReportInventoryResponse()
+        async for report in request_iterator:
+            cluster_id, inv = inbound.inventory_report(report)
+            out.cluster.CopyFrom(outbound.cluster(await self.service.report(caller(), cluster_id, inv)))
+            out.reports += 1
+        return out
+
+    async def ListClusters(self, request: inventory.ListClustersRequest, context: Context) -> (
+            inventory.ListClustersResponse):
+        state = inbound.state_filter(request.state, ClusterState, "CLUSTER_STATE_", "state")
+        page = await self.service.list_clusters(caller(), state, inbound.page(request.page))
+        return inventory.ListClustersResponse(clusters=[outbound.cluster(c) for c in page.items],
+                                              next_page_token=page.next_cursor or "")
+
+    async def GetCluster(self, request: inventory.GetClusterRequest, context: Context) -> inventory.Cluster:
+        cluster_id = inbound.identifier(request.cluster_id, "cluster_id")
+        return outbound.cluster(await self.service.get_cluster(caller(), cluster_id))
+
+
+class RequestServicer(requests_grpc.RequestServiceServicer):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def SubmitRequest(self, request: requests.SubmitRequestRequest, context: Context) -> (
+            requests.AllocationRequest):
+        return outbound.request(await self.service.submit(caller(), inbound.submit(request)))
+
+    async def GetRequest(self, request: requests.GetRequestRequest, context: Context) -> requests.AllocationRequest:
+        request_id = inbound.identifier(request.request_id, "request_id")
+        return outbound.request(await self.service.get_request(caller(), request_id))
+
+    async def ListRequests(self, request: requests.ListRequestsRequest, context: Context) -> (
+            requests.ListRequestsResponse):
+        state = inbound.state_filter(request.state, RequestState, "REQUEST_STATE_", "state")
+        query = RequestQuery(
+            org=inbound.optional_identifier(request.org, "org"),
+            states=None if state is None else frozenset({state}),
+            category=inbound.optional_identifier(request.category, "category"),
+            round_id=inbound.optional_identifier(request.round_id, "round_id"),
+        )
+        page = await self.service.list_requests(caller(), query, inbound.page(request.page))
+        return requests.ListRequestsResponse(requests=[outbound.request(r) for r in page.items],
+                                             next_page_token=page.next_cursor or "")
+
+    async def AmendRequest(self, request: requests.AmendRequestRequest, context: Context) -> (
+            requests.AllocationRequest):
+        request_id = inbound.identifier(request.request_id, "request_id")
+        spec = inbound.request_spec(request.spec, "spec", None)
+        reason = inbound.reason(request.reason, required=False)
+        return outbound.request(await self.service.amend(caller(), request_id, spec, reason))
+
+    async def WithdrawRequest(self, request: requests.WithdrawRequestRequest, context: Context) -> (
+            requests.AllocationRequest):
+        request_id = inbound.identifier(request.request_id, "request_id")
+        reason = inbound.reason(request.reason, required=False)
+        return outbound.request(await self.service.withdraw(caller(), request_id, reason))
+
+
+class RoundServicer(rounds_grpc.RoundServiceServicer):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def OpenRound(self, request: rounds.OpenRoundRequest, context: Context) -> rounds.Round:
+        return outbound.round(await self.service.open_round(caller(), inbound.open_round(request)))
+
+    async def RunRound(self, request: rounds.RunRoundRequest, context: Context) -> AsyncIterator[rounds.RoundProgress]:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        run = await self.service.run_round(caller(), round_id)
+        while not run.done.is_set():
+            yield rounds.RoundProgress(round_id=round_id, state="ROUND_STATE_SOLVING", phase=run.phase,
+                                       fraction=run.fraction, elapsed_s=run.elapsed_s, message=run.message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.done.wait(), PROGRESS_TICK_S)
+        record, _ = await self.service.get_round(caller(), round_id)
+        final = outbound.progress(record, None)
+        final.elapsed_s, final.phase = run.elapsed_s, run.phase
+        yield final
+
+    async def GetRound(self, request: rounds.GetRoundRequest, context: Context) -> rounds.Round:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        record, allocations = await self.service.get_round(caller(), round_id)
+        return outbound.round(record, allocations, self.service.runs.get(round_id))
+
+    async def ListRounds(self, request: rounds.ListRoundsRequest, context: Context) -> rounds.ListRoundsResponse:
+        state = inbound.state_filter(request.state, RoundState, "ROUND_STATE_", "state")
+        page = await self.service.list_rounds(caller(), state, inbound.page(request.page))
+        return rounds.ListRoundsResponse(rounds=[outbound.round(r) for r in page.items],
+                                         next_page_token=page.next_cursor or "")
+
+    async def GetPlan(self, request: rounds.GetPlanRequest, context: Context) -> rounds.Plan:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        record, allocations = await self.service.get_round(caller(), round_id)
+        return outbound.plan(record, allocations)
+
+    async def Explain(self, request: rounds.ExplainRequest, context: Context) -> rounds.Explanation:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        request_id = inbound.identifier(request.request_id, "request_id")
+        return outbound.explanation(await self.service.explain(caller(), round_id, request_id))
+
+    async def ReplayRound(self, request: rounds.ReplayRoundRequest, context: Context) -> rounds.ReplayRoundResponse:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        return outbound.replay(await self.service.replay(caller(), round_id))
+
+
+class ReviewServicer(review_grpc.ReviewServiceServicer):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def Approve(self, request: review.ApproveRequest, context: Context) -> rounds.Round:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        ids = inbound.identifiers(request.request_ids, "request_ids")
+        return outbound.round(await self.service.approve(caller(), round_id, ids, inbound.reason(request.reason)))
+
+    async def Reject(self, request: review.RejectRequest, context: Context) -> rounds.Round:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        ids = inbound.identifiers(request.request_ids, "request_ids")
+        return outbound.round(await self.service.reject(caller(), round_id, ids, inbound.reason(request.reason)))
+
+    async def Pin(self, request: review.PinRequest, context: Context) -> rounds.Round:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        pin, reason = inbound.pin(request), inbound.reason(request.reason)
+        return outbound.round(await self.service.pin(caller(), pin, round_id, reason))
+
+    async def Publish(self, request: review.PublishRequest, context: Context) -> rounds.Round:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        return outbound.round(await self.service.publish(caller(), round_id, inbound.reason(request.reason)))
+
+    async def ListAuditEvents(self, request: review.ListAuditEventsRequest, context: Context) -> (
+            review.ListAuditEventsResponse):
+        subject = inbound.reason(request.subject_id, "subject_id", required=False) or None
+        page = await self.service.audit(caller(), subject, inbound.page(request.page))
+        return review.ListAuditEventsResponse(events=[outbound.audit_event(e) for e in page.items],
+                                              next_page_token=page.next_cursor or "")
+
+
+class LedgerServicer(ledger_grpc.LedgerServiceServicer):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def ListPublishedRounds(self, request: ledger.ListPublishedRoundsRequest, context: Context) -> (
+            ledger.ListPublishedRoundsResponse):
+        entries, cursor = await self.service.ledger_entries(inbound.page(request.page))
+        return ledger.ListPublishedRoundsResponse(entries=[outbound.ledger_entry(e, False) for e in entries],
+                                                  next_page_token=cursor or "")
+
+    async def GetLedgerEntry(self, request: ledger.GetLedgerEntryRequest, context: Context) -> ledger.LedgerEntry:
+        round_id = inbound.identifier(request.round_id, "round_id")
+        return outbound.ledger_entry(await self.service.ledger_entry(round_id))
+

@@ -1,0 +1,144 @@
+"""The CLI's side of the wire: a channel with the bearer token, the stubs, and readable gRPC errors.
+
+Imported lazily by :mod:`scheduler.cli.service`, so offline commands never load gRPC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import yaml
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from scheduler.api.gen.allmende.v1 import (
+    inventory_pb2_grpc,
+    ledger_pb2_grpc,
+    requests_pb2,
+    requests_pb2_grpc,
+    review_pb2_grpc,
+    rounds_pb2_grpc,
+)
+from scheduler.api.status import FIELD_KEY
+
+T = TypeVar("T")
+DEFAULT_SERVER = "127.0.0.1:50051"
+SPEC_FIELDS = {f.name for f in requests_pb2.RequestSpec.DESCRIPTOR.fields}
+
+
+class CliError(Exception):
+    """A failure to report on one line; ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Remote:
+    channel: grpc.Channel
+    metadata: list[tuple[str, str]]
+
+    @property
+    def inventory(self) -> inventory_pb2_grpc.InventoryServiceStub:
+        return inventory_pb2_grpc.InventoryServiceStub(self.channel)  # type: ignore[no-untyped-call]
+
+    @property
+    def requests(self) -> requests_pb2_grpc.RequestServiceStub:
+        return requests_pb2_grpc.RequestServiceStub(self.channel)  # type: ignore[no-untyped-call]
+
+    @property
+    def rounds(self) -> rounds_pb2_grpc.RoundServiceStub:
+        return rounds_pb2_grpc.RoundServiceStub(self.channel)  # type: ignore[no-untyped-call]
+
+    @property
+    def review(self) -> review_pb2_grpc.ReviewServiceStub:
+        return review_pb2_grpc.ReviewServiceStub(self.channel)  # type: ignore[no-untyped-call]
+
+    @property
+    def ledger(self) -> ledger_pb2_grpc.LedgerServiceStub:
+        return ledger_pb2_grpc.LedgerServiceStub(self.channel)  # type: ignore[no-untyped-call]
+
+    def call(self, method: Callable[..., T], request: Any, **kw: Any) -> T:
+        """One RPC with the token, its failure turned into a :class:`CliError`."""
+        try:
+            return method(request, metadata=self.metadata, **kw)
+        except grpc.RpcError as exc:
+            raise rpc_error(exc) from None
+
+
+def rpc_error(exc: grpc.RpcError) -> CliError:
+    code: grpc.StatusCode = exc.code()
+    detail: str = exc.details() or ""
+    field = dict(exc.trailing_metadata() or ()).get(FIELD_KEY)
+    where = f" (field {field})" if field and field not in detail else ""
+    exit_code = 2 if code == grpc.StatusCode.INVALID_ARGUMENT else 1
+    return CliError(f"{code.name}: {detail}{where}", exit_code)
+
+
+def connect(server: str | None, token: str | None, ca: str | None = None, cert: str | None = None,
+            key: str | None = None) -> Remote:
+    target = server or os.environ.get("ALLMENDE_SERVER", DEFAULT_SERVER)
+    bearer = token or os.environ.get("ALLMENDE_TOKEN")
+    if ca:
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=Path(ca).read_bytes(),
+            private_key=Path(key).read_bytes() if key else None,
+            certificate_chain=Path(cert).read_bytes() if cert else None,
+        )
+        channel = grpc.secure_channel(target, creds)
+    else:
+        channel = grpc.insecure_channel(target)
+    return Remote(channel, [("authorization", f"Bearer {bearer}")] if bearer else [])
+
+
+def timestamp(text: str) -> Timestamp:
+    """An ISO 8601 instant; without a zone it is taken as UTC."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"not an ISO 8601 time: {text!r}", 2) from None
+    out = Timestamp()
+    out.FromDatetime(when if when.tzinfo else when.replace(tzinfo=UTC))
+    return out
+
+
+def load_specs(path: str) -> list[tuple[str, requests_pb2.RequestSpec]]:
+    """The request(s) of a YAML or JSON file, each with an idempotency key derived from its content.
+
+    The file holds one request, or ``requests: [...]``.  Every field of a problem-file request is
+    accepted, plus title, entrypoint and runtime_env; a problem-file ``id`` becomes the
+    idempotency key, so submitting the same file twice never makes two requests.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CliError(f"{path}: {exc}", 2) from None
+    items = data.get("requests") if isinstance(data, dict) and "requests" in data else [data]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise CliError(f"{path}: expected a request or 'requests: [...]'", 2)
+    out = []
+    for i, item in enumerate(items):
+        item = dict(item)
+        key = str(item.pop("idempotency_key", "") or item.pop("id", "") or "")
+        if not key:
+            digest = hashlib.sha256(yaml.safe_dump(item, sort_keys=True).encode()).hexdigest()[:32]
+            key = f"file-{digest}"
+        item.pop("id", None)
+        unknown = sorted(set(item) - SPEC_FIELDS)
+        if unknown:
+            raise CliError(f"{path}: request {i}: unknown field(s) {', '.join(unknown)}", 2)
+        try:
+            spec = json_format.ParseDict(item, requests_pb2.RequestSpec())
+        except json_format.ParseError as exc:
+            raise CliError(f"{path}: request {i}: {exc}", 2) from None
+        out.append((key, spec))
+    return out
