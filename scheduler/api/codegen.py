@@ -6,6 +6,9 @@ rewrites the generated absolute imports (``from allmende.v1 import ...``) to liv
 under ``scheduler.api.gen`` and adds the package ``__init__`` files.  The output is
 a pure function of the .proto files and the tool version, so a test regenerates it
 into a temporary directory and compares it byte for byte with the committed copy.
+
+Run it in a process of its own: grpc_tools bundles a protobuf runtime that aborts the
+interpreter if OR-Tools (which bundles another) is loaded in the same process.
 """
 
 from __future__ import annotations

@@ -85,6 +85,11 @@ def test_a_round_from_inventory_to_public_ledger(server: InProcessServer) -> Non
     why = stubs.rounds.Explain(rnd.ExplainRequest(round_id=opened.round_id, request_id=ids["fold"]),
                                metadata=auth(operator))
     assert not why.assigned and why.reason == plan.rejections[0].reason and why.detail
+    outsider = server.token(Role.APPLICANT, org="uni-pisa")
+    with pytest.raises(grpc.RpcError) as refused:
+        stubs.rounds.Explain(rnd.ExplainRequest(round_id=opened.round_id, request_id=ids["fold"]),
+                             metadata=auth(outsider))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
     pinned = stubs.review.Pin(rev.PinRequest(round_id=opened.round_id, request_id=ids["rag"], cluster_id="jsc",
                                              gpu_type="H100", start_slot=2, reason="maintenance first"),
