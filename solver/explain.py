@@ -10,9 +10,10 @@ true of the plan it explains:
    start names the reason (``capacity``, ``power_cap``, ...).
 4. It fits alone but not beside this plan: if lifting one budget (organisation
    cap, energy, carbon) in the plan's residual would let it in, that budget is the
-   reason; otherwise GPUs or power are taken, and the reason says by whom:
-   ``category_balance`` when the fair policy gave them to categories below their
-   share, ``lower_merit`` when higher-merit requests hold them, else ``capacity``.
+   reason; otherwise GPUs or power are taken, and the reason says why: under the
+   fair policy ``category_balance`` when the request's category already has its
+   fair share (or has no share), else ``lower_merit`` when higher-merit requests
+   hold them, else ``capacity`` (or ``power_cap`` when only power is short).
 
 A counterfactual changes one field of the request and is checked against the
 plan as it stands, with every other allocation kept where it is; ``fit_with``
@@ -29,19 +30,26 @@ import numpy as np
 
 from solver.index import Index, compile_problem
 from solver.ledger import Ledger, Placement
+from solver.metrics import attainments, demand_by_category
 from solver.plan import Counterfactual, Rejection
 from solver.problem import Problem, Request
 
 
 def reject_all(index: Index, ledger: Ledger, alone: np.ndarray, policy: str) -> list[Rejection]:
+    work = np.zeros(len(index.categories))
+    for q in ledger.placed:
+        work[index.category[q]] += index.work[q]
+    att = attainments(index, work, demand_by_category(index, alone))
     return [
-        Rejection(request=index.req_ids[r], **_reason(index, ledger, r, bool(alone[r]), policy))
+        Rejection(request=index.req_ids[r], **_reason(index, ledger, r, bool(alone[r]), policy, att))
         for r in range(index.n)
         if r not in ledger.placed
     ]
 
 
-def _reason(index: Index, ledger: Ledger, r: int, alone: bool, policy: str) -> dict[str, str]:
+def _reason(
+    index: Index, ledger: Ledger, r: int, alone: bool, policy: str, attainment: Mapping[int, float]
+) -> dict[str, str]:
     req = _request(index, r)
     opts = index.options[r]
     window = int(index.deadline[r] - index.earliest[r])
@@ -60,7 +68,10 @@ def _reason(index: Index, ledger: Ledger, r: int, alone: bool, policy: str) -> d
         }
     if not alone:
         return _alone_reason(index, r)
-    return _contention_reason(index, ledger, r, policy)
+    return _contention_reason(index, ledger, r, policy, attainment.get(int(index.category[r])))
+
+
+FAIR_ENOUGH = 0.99  # attainment at which the fair policy counts a category as served (1 − ε)
 
 
 def _alone_reason(index: Index, r: int) -> dict[str, str]:
@@ -92,11 +103,19 @@ def _alone_reason(index: Index, r: int) -> dict[str, str]:
             f"{index.org_cap_gpu_hours:.0f}"}
 
 
-def _contention_reason(index: Index, ledger: Ledger, r: int, policy: str) -> dict[str, str]:
+def _contention_reason(
+    index: Index, ledger: Ledger, r: int, policy: str, attainment: float | None
+) -> dict[str, str]:
     org = index.orgs[index.org[r]]
+    cat = index.categories[index.category[r]]
+    if ledger.earliest(r) is not None:
+        share = f"{attainment:.0%} of its fair share" if attainment is not None else "no share"
+        return {"reason": "category_balance", "detail": f"it fits beside this plan, but admitting it would lower the "
+                f"fairness of the plan: category {cat} already has {share}"}
     budgets = [
-        ("org_cap", "org_left", f"organisation {org} has {ledger.org_left[index.org[r]]:.0f} GPU-hours left of its "
-         f"cap of {index.org_cap_gpu_hours:.0f}"),
+        ("org_cap", "org_left", f"needs at least {min(o.gpu_hours for o in index.options[r]):.0f} GPU-hours but "
+         f"organisation {org} has {ledger.org_left[index.org[r]]:.0f} left of its cap of "
+         f"{index.org_cap_gpu_hours:.0f}"),
         ("energy_budget", "energy_left", f"the energy budget has {ledger.energy_left:.0f} kWh left and the request "
          f"needs at least {min(o.energy_kwh for o in index.options[r]):.0f} kWh"),
         ("carbon_budget", "carbon_left", f"the carbon budget has {ledger.carbon_left / 1e6:.3f} t left"),
@@ -105,13 +124,13 @@ def _contention_reason(index: Index, ledger: Ledger, r: int, policy: str) -> dic
         if _fits_without(ledger, r, attr):
             return {"reason": reason, "detail": detail}
     blockers = _blockers(index, ledger, r)
-    if policy == "fair" and blockers:
-        mine = int(index.category[r])
-        others = {int(index.category[b]) for b in blockers} - {mine}
-        if others:
-            names = ", ".join(sorted(index.categories[c] for c in others))
-            return {"reason": "category_balance", "detail": f"it fits on its own, but its eligible GPUs went to "
-                    f"{names} to keep categories at their fair shares"}
+    if policy == "fair" and attainment is not None:
+        if index.share[index.category[r]] == 0:
+            return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} has no share "
+                    "and only gets capacity left over once the categories with a share are served"}
+        if attainment >= FAIR_ENOUGH:
+            return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} already has "
+                    f"{attainment:.0%} of its fair share; the capacity it needs went to categories below theirs"}
     higher = [b for b in blockers if index.merit[b] > index.merit[r]]
     if higher:
         return {"reason": "lower_merit", "detail": f"it fits on its own, but {len(higher)} requests with merit above "

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from solver.index import FloatArray, Index
 from solver.ledger import Ledger
+
+if TYPE_CHECKING:
+    from solver.policies.base import Context, Policy
 
 Order = Callable[[Index], list[int]]
 
@@ -84,3 +88,26 @@ def economise(ledger: Ledger, cost: Callable[[int], FloatArray]) -> int:
         else:
             ledger.place(r, current)
     return moved
+
+
+def fill(ctx: Context, policy: Policy, ledger: Ledger, order: Iterable[int]) -> int:
+    """Add every request, in ``order``, that still fits and does not lower the policy's score."""
+    idx = ctx.index
+    work = ctx.work_by_category(ledger)
+    value = ctx.value(ledger)
+    score = policy.score_of(ctx, work, value)
+    added = 0
+    for r in order:
+        if r in ledger.placed or not ctx.alone[r]:
+            continue
+        c = int(idx.category[r])
+        work[c] += idx.work[r]
+        trial = policy.score_of(ctx, work, value + float(idx.merit[r] * idx.work[r]))
+        if trial < score or (p := ledger.earliest(r)) is None:
+            work[c] -= idx.work[r]
+            continue
+        ledger.place(r, p)
+        value += float(idx.merit[r] * idx.work[r])
+        score = trial
+        added += 1
+    return added

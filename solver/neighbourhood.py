@@ -25,6 +25,7 @@ from solver.policies import Context, Policy
 
 MAX_CANDIDATES = 240
 MAX_NEW = 160
+WHOLE_LIMIT = 600  # up to this many requests, the first neighbourhood is the whole problem
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def regions(ctx: Context, kind: int) -> list[Region]:
     stride = max(1, width // 2)
     starts = list(range(0, max(1, idx.slots - width + stride), stride))
     if kind == 2 and n > 1:
-        countries = [idx.countries[c] for c in range(n)]
-        groups: list[tuple[int, ...]] = [(c, d) for c in range(n) for d in range(c + 1, n) if countries[c] == countries[d]]
+        same = idx.countries
+        groups: list[tuple[int, ...]] = [(c, d) for c in range(n) for d in range(c + 1, n) if same[c] == same[d]]
         groups = groups or [(c, (c + 1) % n) for c in range(n)]
     else:
         groups = [(c,) for c in range(n)]
@@ -62,7 +63,8 @@ def improve(
 ) -> str:
     """Improve ``ledger`` in place until ``deadline``; returns the plan's status.
 
-    Rounds cycle through the three kinds of region; after a round that found
+    A problem of up to WHOLE_LIMIT requests is first solved whole, with the plan as
+    hint, for most of the time.  Then rounds cycle through the three kinds of region; after a round that found
     nothing, candidates are drawn with growing random jitter on their LP worth, and
     three fruitless rounds in a row end the search early.
     """
@@ -72,6 +74,13 @@ def improve(
     worth = np.array([relaxation.reduced_value(ctx, r) for r in range(idx.n)])
     score = policy.score(ctx, ledger)
     fruitless, steps, rnd = 0, 0, 0
+    if int(ctx.alone.sum()) <= WHOLE_LIMIT:
+        whole = Region(tuple(range(len(idx.cluster_ids))), 0, idx.slots)
+        left = deadline - clock()
+        new_score = _step(ctx, policy, ledger, whole, by_cluster, worth, relaxation.energy_price, params,
+                          max(0.1, 0.6 * left), 0, score, WHOLE_LIMIT, WHOLE_LIMIT)
+        score = new_score if new_score is not None and new_score > score else score
+        steps += 1
     while fruitless < 3:
         todo = regions(ctx, rnd % 3)
         rng.shuffle(todo)
@@ -84,7 +93,7 @@ def improve(
             steps += 1
             noisy = worth * (1 + jitter * np.array([rng.random() for _ in range(idx.n)])) if jitter else worth
             new_score = _step(ctx, policy, ledger, region, by_cluster, noisy, relaxation.energy_price, params,
-                              min(left, 5.0), steps, score)
+                              min(left, 5.0), steps, score, MAX_CANDIDATES, MAX_NEW)
             if new_score is not None and new_score > score:
                 score, improved = new_score, True
         fruitless = 0 if improved else fruitless + 1
@@ -115,6 +124,8 @@ def _step(
     seconds: float,
     iteration: int,
     score: tuple[float, ...],
+    limit: int,
+    max_new: int,
 ) -> tuple[float, ...] | None:
     idx = ctx.index
     inside = [
@@ -128,7 +139,7 @@ def _step(
         if r not in ledger.placed and idx.earliest[r] < region.end and idx.deadline[r] > region.start
     ]
     outside.sort(key=lambda r: (-worth[r], idx.req_ids[r]))
-    outside = outside[: max(0, min(MAX_NEW, MAX_CANDIDATES - len(inside)))]
+    outside = outside[: max(0, min(max_new, limit - len(inside)))]
     if not outside:
         return None
     old = {r: ledger.remove(r) for r in sorted(inside)}

@@ -9,8 +9,9 @@
 5. improve   CP-SAT on neighbourhoods (cluster × time window) until the time limit,
              keeping a move only when the policy's score does not drop
              (``solver.neighbourhood``)
-6. polish    move each job to its lowest-carbon start that changes nothing else
-7. decode    assignments with energy and CO2, rejections with reasons, metrics
+6. fill      add every request that still fits and does not lower the score
+7. polish    move each job to its lowest-carbon start that changes nothing else
+8. decode    assignments with energy and CO2, rejections with reasons, metrics
 
 Every phase works on a :class:`~solver.ledger.Ledger`, which enforces every hard
 rule, so the plan returned at any moment (time limit included) is valid.
@@ -26,7 +27,7 @@ import numpy as np
 from solver import polish
 from solver.bound import Relaxation, relax, trivial
 from solver.explain import reject_all
-from solver.greedy import Guide, economise, option_costs
+from solver.greedy import Guide, economise, fill, option_costs
 from solver.index import Index, compile_problem
 from solver.ledger import Ledger
 from solver.metrics import compute, fits_alone
@@ -80,6 +81,8 @@ def solve(
         t = phase("economise", t)
     status = improve(ctx, pol, ledger, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock)
     t = phase("improve", t)
+    fill(ctx, pol, ledger, lp_guide.order)
+    t = phase("fill", t)
     polish.lower_carbon(ctx, ledger)
     t = phase("polish", t)
     plan = decode(ctx, ledger, pol.name)

@@ -156,24 +156,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def print_summary(plan: Any, out: Console) -> None:
     m, s = plan.metrics, plan.solver
-    head = Table("status", "value", "bound", "value/bound", "min attainment", "Jain", "energy MWh", "tCO2e",
-                 "assigned", "rejected", "first plan s", "total s")
     ratio = m.value / s.bound if s.bound > 0 else 1.0
-    head.add_row(s.status, f"{m.value:,.1f}", f"{s.bound:,.1f}", f"{ratio:.3f}", f"{m.min_attainment:.3f}",
-                 f"{m.jain:.3f}", f"{m.energy_mwh:.2f}", f"{m.co2_t:.3f}", str(m.assigned), str(m.rejected),
-                 f"{s.first_plan_seconds:.2f}", f"{s.wall_seconds:.2f}")
+    head = Table.grid(padding=(0, 2))
+    head.add_row("status", s.status, "assigned / rejected", f"{m.assigned} / {m.rejected}")
+    head.add_row("value", f"{m.value:,.1f}", "upper bound", f"{s.bound:,.1f} (value/bound {ratio:.3f})")
+    head.add_row("min attainment", f"{m.min_attainment:.3f}", "Jain", f"{m.jain:.3f}")
+    head.add_row("energy", f"{m.energy_mwh:,.2f} MWh", "emissions", f"{m.co2_t:,.3f} tCO2e")
+    head.add_row("first plan", f"{s.first_plan_seconds:.2f} s", "total", f"{s.wall_seconds:.2f} s")
     out.print(head)
-    cats = Table("category", "share", "demand (work h)", "fair share", "work h", "GPU-hours", "attainment",
-                 "assigned / requests")
+    cats = Table("category", "share", "demand h", "fair h", "got h", "attain", "assigned")
     for name, c in sorted(m.categories.items()):
         cats.add_row(name, f"{c.share:.2f}", f"{c.demand_work:,.0f}", f"{c.fair_share_work:,.0f}", f"{c.work:,.0f}",
-                     f"{c.gpu_hours:,.0f}", f"{c.attainment:.3f}", f"{c.assigned} / {c.requests}")
+                     f"{c.attainment:.3f}", f"{c.assigned}/{c.requests}")
     out.print(cats)
     if plan.rejected:
         reasons: dict[str, int] = {}
         for r in plan.rejected:
             reasons[r.reason] = reasons.get(r.reason, 0) + 1
-        rt = Table("rejection reason", "requests")
+        rt = Table("rejection reason", "requests", "example")
         for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            rt.add_row(reason, str(n))
+            example = next(r for r in plan.rejected if r.reason == reason)
+            rt.add_row(reason, str(n), f"{example.request}: {example.detail}")
         out.print(rt)

@@ -50,6 +50,10 @@ class Policy(Protocol):
         """Lexicographic, higher is better; the search keeps a move only if this does not drop."""
         ...
 
+    def score_of(self, ctx: Context, work_by_category: np.ndarray, value: float) -> tuple[float, ...]:
+        """The same score from a plan's work per category and value, for cheap what-ifs."""
+        ...
+
     def fairness_floor(self) -> float | None:
         """Attainment every category should keep inside a neighbourhood model, or None to ignore fairness."""
         ...

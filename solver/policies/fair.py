@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import heapq
 
+import numpy as np
+
 from solver.greedy import Guide, merit_order, place_in_order
 from solver.ledger import Ledger
+from solver.metrics import attainments, fairness
 from solver.policies.base import Context
 
 EPSILON = 0.01
@@ -70,8 +73,11 @@ class FairPolicy:
         return place_in_order(ledger, leftovers, guide)
 
     def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
-        min_att, _ = ctx.fairness(ledger)
-        return (min(min_att, 1.0 - EPSILON), ctx.value(ledger))
+        return self.score_of(ctx, ctx.work_by_category(ledger), ctx.value(ledger))
+
+    def score_of(self, ctx: Context, work_by_category: np.ndarray, value: float) -> tuple[float, ...]:
+        min_att, _ = fairness(attainments(ctx.index, work_by_category, ctx.demand))
+        return (min(min_att, 1.0 - EPSILON), value)
 
     def fairness_floor(self) -> float | None:
         return 1.0 - EPSILON

@@ -12,6 +12,8 @@ which matters when energy or power, not GPUs, is what runs out.
 
 from __future__ import annotations
 
+import numpy as np
+
 from solver.greedy import Guide, merit_order, place_in_order
 from solver.ledger import Ledger
 from solver.policies.base import Context
@@ -25,7 +27,10 @@ class ValuePolicy:
         return place_in_order(start or Ledger(ctx.index), order, guide)
 
     def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
-        return (ctx.value(ledger),)
+        return self.score_of(ctx, ctx.work_by_category(ledger), ctx.value(ledger))
+
+    def score_of(self, ctx: Context, work_by_category: np.ndarray, value: float) -> tuple[float, ...]:
+        return (value,)
 
     def fairness_floor(self) -> float | None:
         return None
