@@ -1,0 +1,63 @@
+"""Records: the conversions to the solver's models, and the validation they inherit from it."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from scheduler.domain import CarbonForecast, RequestRecord, Withdrawal, new_id
+from solver.problem import Horizon, Unavailability
+from tests.store.builders import T0, at, cluster, spec
+
+
+def test_a_cluster_becomes_the_solvers_cluster_over_one_horizon() -> None:
+    record = cluster(
+        unavailable=[
+            Withdrawal(gpu_type="H100", gpus=4, start=at(90), end=at(180)),  # slots 1..2 (rounded outwards)
+            Withdrawal(gpu_type="A100", gpus=99, start=at(-60), end=at(60)),  # clipped to slot 0 and to 8 GPUs
+            Withdrawal(gpu_type="H100", gpus=1, start=at(600), end=at(700)),  # after the horizon: dropped
+        ],
+        carbon=CarbonForecast(start=T0, step_minutes=30, values=[100, 200, 300]),
+    )
+    solver_cluster = record.to_cluster(Horizon(start=T0, slot_minutes=60, slots=4))
+    assert solver_cluster.unavailable == [
+        Unavailability(gpu_type="H100", gpus=4, from_slot=1, to_slot=3),
+        Unavailability(gpu_type="A100", gpus=8, from_slot=0, to_slot=1),
+    ]
+    assert solver_cluster.carbon_intensity == [150.0, 300.0, 300.0, 300.0]
+    assert (solver_cluster.gpus, solver_cluster.power_cap_kw, solver_cluster.country) == (record.gpus, 20.0, "DE")
+
+
+def test_a_request_becomes_the_solvers_request_and_remembers_its_spec() -> None:
+    sent = spec(countries=["DE"], deadline_slot=10)
+    record = RequestRecord(**sent.model_dump(), id="req-1", submitted_at=T0, updated_at=T0)
+    assert record.spec() == sent
+    assert record.solver_request().model_dump() == {**sent.to_request("req-1").model_dump()}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"deadline_slot": 0, "earliest_slot": 2}, id="deadline before earliest start"),
+        pytest.param({"runtime_slots": {}}, id="no acceptable GPU type"),
+        pytest.param({"countries": ["Germany"]}, id="country not an ISO code"),
+        pytest.param({"entrypoint": ""}, id="nothing to run"),
+        pytest.param({"gpus": 0}, id="zero GPUs"),
+    ],
+)
+def test_a_bad_spec_fails_validation_with_the_field_named(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as e:
+        spec(**fields)
+    names = {str(part) for err in e.value.errors() for part in err["loc"]}
+    assert names & (set(fields) | {""}) or any(f in str(e.value) for f in fields)
+
+
+def test_a_cluster_must_give_board_power_for_every_gpu_type() -> None:
+    with pytest.raises(ValidationError, match="board power"):
+        cluster(gpus={"H100": 8, "MI300X": 4})
+
+
+def test_new_ids_sort_by_creation_time() -> None:
+    ids = [new_id("req") for _ in range(50)]
+    assert len(set(ids)) == 50
+    assert [i.split("-")[1] for i in ids] == sorted(i.split("-")[1] for i in ids)
