@@ -8,6 +8,7 @@ back into the proto's field paths (``spec.runtime_slots[H100]``, ``gpus[2].tdp_w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -79,6 +80,13 @@ def reason(value: str, field: str = "reason", required: bool = True) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
         raise InvalidInput(field, "contains control characters")
     return text
+
+
+def finite(value: float, field: str) -> float:
+    """Pydantic lets infinities and NaN through bounds like ``gt=0``; the wire never should."""
+    if not math.isfinite(value):
+        raise InvalidInput(field, f"must be a finite number, got {value}")
+    return value
 
 
 def timestamp(ts: Timestamp, field: str) -> datetime:
@@ -190,7 +198,7 @@ def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | N
     if msg.HasField("deadline_slot"):
         data["deadline_slot"] = msg.deadline_slot
     if msg.HasField("merit"):
-        data["merit"] = msg.merit
+        data["merit"] = finite(msg.merit, f"{field}.merit")
     return validated(RequestSpec, data, field)
 
 
@@ -215,6 +223,8 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
             raise InvalidInput(f"gpus[{i}].gpu_type", f"lists {g} twice")
         if pool.count < 0:
             raise InvalidInput(f"gpus[{i}].count", "must be at least 0")
+        finite(pool.tdp_watts, f"gpus[{i}].tdp_watts")
+        finite(pool.memory_gb, f"gpus[{i}].memory_gb")
         if not pool.tdp_watts > 0:
             raise InvalidInput(f"gpus[{i}].tdp_watts", "must be greater than 0")
         if pool.memory_gb < 0:
@@ -227,13 +237,13 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
         "country": msg.country,
         "gpu_types": types,
         "gpus": counts,
-        "pue": msg.pue or 1.0,
+        "pue": finite(msg.pue, "pue") or 1.0,
         "registered_at": now,
     }
     if len(msg.operator) > 200:
         raise InvalidInput("operator", "is longer than 200 characters")
     if msg.HasField("power_cap_kw"):
-        data["power_cap_kw"] = msg.power_cap_kw
+        data["power_cap_kw"] = finite(msg.power_cap_kw, "power_cap_kw")
     return _cluster(data)
 
 
@@ -277,7 +287,7 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
             {
                 "start": timestamp(inv.carbon.start, "inventory.carbon.start"),
                 "step_minutes": inv.carbon.step_minutes or 60,
-                "values": list(inv.carbon.g_per_kwh),
+                "values": [finite(v, f"inventory.carbon.g_per_kwh[{i}]") for i, v in enumerate(inv.carbon.g_per_kwh)],
             },
             "inventory.carbon",
             rename={"values": "g_per_kwh"},
@@ -294,16 +304,18 @@ def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:
 
 
 def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> Policy:
-    data: dict[str, Any] = {"category_shares": dict(msg.category_shares)}
+    shares = {k: finite(v, f"{field}.category_shares[{k}]") for k, v in msg.category_shares.items()}
+    data: dict[str, Any] = {"category_shares": shares}
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         if msg.HasField(name):
-            data[name] = getattr(msg, name)
+            data[name] = finite(getattr(msg, name), f"{field}.{name}")
     return validated(Policy, data, field)
 
 
 def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParams | None:
     if not msg.ByteSize():
         return None
+    finite(msg.time_limit_s, f"{field}.time_limit_s")
     data: dict[str, Any] = {"seed": msg.seed, "deterministic": msg.deterministic, "workers": msg.workers or 1}
     if msg.time_limit_s:
         data["time_limit_s"] = msg.time_limit_s

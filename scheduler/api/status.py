@@ -44,8 +44,14 @@ def code_for(error: DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def printable(text: str) -> str:
+    """Metadata values must be printable ASCII; a field path can hold a client's map key."""
+    escaped = text.encode("unicode_escape").decode("ascii")
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in escaped)
+
+
 async def abort(context: grpc.aio.ServicerContext[object, object], error: DomainError) -> NoReturn:
     if isinstance(error, InvalidInput):
-        context.set_trailing_metadata(((FIELD_KEY, error.field),))
+        context.set_trailing_metadata(((FIELD_KEY, printable(error.field)),))
     await context.abort(code_for(error), str(error))
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
