@@ -39,6 +39,7 @@ from scheduler.store import Repository, open_store
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 3, 3, tzinfo=UTC)
+ALLMENDE = [str(Path(sys.executable).with_name("allmende"))]
 
 
 @dataclass
@@ -131,7 +132,7 @@ class SubprocessServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> None:
-        cmd = [sys.executable, "-m", "scheduler.cli", "serve", "--db", self.db_url, "--port", str(self.port)]
+        cmd = [*ALLMENDE, "serve", "--db", self.db_url, "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         channel = grpc.insecure_channel(self.address)
         try:
