@@ -29,10 +29,10 @@ def make_engine(url: str, *, writer: bool, pool_size: int = 4) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite(parsed, writer=writer, pool_size=pool_size)
     if parsed.get_backend_name() == "postgresql":
+        # Readers see one snapshot per transaction.  No ping per checkout (a round trip on every read):
+        # a dropped connection invalidates the pool and SqlStore.read retries once.
         isolation = "READ COMMITTED" if writer else "REPEATABLE READ"
-        return sa.create_engine(
-            parsed, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, isolation_level=isolation
-        )
+        return sa.create_engine(parsed, pool_size=pool_size, max_overflow=4, isolation_level=isolation)
     raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql+psycopg://")
 
 

@@ -5,11 +5,12 @@ submissions per second is most of the budget.  Here the SQL is written once per 
 are built in the caller's thread (:meth:`FastPath.prepare`), and the writer only runs:
 
 1. one SELECT for the idempotency keys of the batch that are already stored (by the unique index);
-2. one multi-row INSERT into ``requests`` and one into ``audit``, under a savepoint.
+2. one multi-row INSERT into ``requests`` and one into ``audit`` (under a savepoint only if other
+   work precedes them in the transaction).
 
 If the INSERT hits a unique constraint (an id reused, or another server took a key between the
-SELECT and the INSERT), the savepoint is rolled back and the caller falls back to the general path,
-one submission at a time, which reports each case precisely.
+SELECT and the INSERT), the writer rolls back (to the savepoint, or the whole batch) and falls back
+to the general path, one submission at a time, which reports each case precisely.
 """
 
 from __future__ import annotations
@@ -72,8 +73,12 @@ class FastPath:
             audit_row=tuple(audit[c] for c in AUDIT_COLUMNS),
         )
 
-    def run(self, dbapi_connection: Any, batch: list[Prepared]) -> bool:
-        """Set each item's ``outcome``; ``False`` if the batch must go the general way instead."""
+    def run(self, dbapi_connection: Any, batch: list[Prepared], *, savepoint: bool) -> bool:
+        """Set each item's ``outcome``; ``False`` if the batch must go the general way instead.
+
+        Without ``savepoint`` a ``False`` leaves the transaction dirty (aborted, on PostgreSQL): the
+        caller must roll it back.
+        """
         cursor = dbapi_connection.cursor()
         try:
             known = self._known(cursor, batch)
@@ -94,15 +99,18 @@ class FastPath:
                 item.outcome = (True, item.record)
             if not requests:
                 return True
-            cursor.execute("SAVEPOINT allmende_fast")
+            if savepoint:
+                cursor.execute("SAVEPOINT allmende_fast")
             try:
                 cursor.executemany(self._insert_request, requests)
                 cursor.executemany(self._insert_audit, audits)
             except self.integrity_error:
-                cursor.execute("ROLLBACK TO SAVEPOINT allmende_fast")
-                cursor.execute("RELEASE SAVEPOINT allmende_fast")
+                if savepoint:
+                    cursor.execute("ROLLBACK TO SAVEPOINT allmende_fast")
+                    cursor.execute("RELEASE SAVEPOINT allmende_fast")
                 return False
-            cursor.execute("RELEASE SAVEPOINT allmende_fast")
+            if savepoint:
+                cursor.execute("RELEASE SAVEPOINT allmende_fast")
             return True
         finally:
             cursor.close()

@@ -3,19 +3,20 @@
 Group commit.  Callers on any thread (or asyncio task) queue their unit of work and wait on a
 future.  The writer takes everything queued, up to ``max_batch``, and runs it in one transaction:
 
-1. consecutive ``submit_request`` calls as one batch: a single SELECT finds idempotency keys
-   already used, then two multi-row INSERTs (requests, audit) under one savepoint;
+1. consecutive ``submit_request`` calls together, in three statements (:mod:`.fastpath`);
 2. every other unit of work in a savepoint of its own, so its error undoes only its writes;
 3. one COMMIT (one fsync), and only then are the futures resolved.
 
 While one batch commits, the next one queues, so the batch grows with the load and the cost of the
 fsync is shared.  If the COMMIT fails, every caller in the batch gets the error: nothing was
 acknowledged, so nothing is lost.  A batch of one runs without savepoints and rolls back on error.
+The writer keeps one connection across batches and replaces it after any failure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class SqlStore:
         self._writer_engine = make_engine(url, writer=True, pool_size=1)
         self._reader_engine = make_engine(url, writer=False, pool_size=readers)
         self._max_batch = max_batch
+        self._writer_connection: sa.Connection | None = None
         self._fast = FastPath(self._writer_engine.dialect)
         self._queue: queue.SimpleQueue[_Op | Prepared | None] = queue.SimpleQueue()
         self._closing = threading.Lock()
@@ -58,6 +60,14 @@ class SqlStore:
 
     # -- Repository -----------------------------------------------------------------------------
     def read(self, fn: Callable[[Reader], T]) -> T:
+        try:
+            return self._read(fn)
+        except sa.exc.DBAPIError as e:
+            if not e.connection_invalidated:  # the server restarted under a pooled connection: once more
+                raise
+            return self._read(fn)
+
+    def _read(self, fn: Callable[[Reader], T]) -> T:
         with self._reader_engine.connect() as connection, connection.begin():
             return fn(SqlTx(connection, writing=False))
 
@@ -111,17 +121,17 @@ class SqlStore:
                     break
                 batch.append(op)
             self._commit(batch)
+        self._drop_connection()
 
     def _commit(self, batch: list[_Op | Prepared]) -> None:
         try:
-            with self._writer_engine.connect() as connection:
-                transaction = connection.begin()
-                outcomes = self._apply(connection, batch)
-                if len(batch) == 1 and isinstance(batch[0], _Op) and not outcomes[0][0]:
-                    transaction.rollback()
-                else:
-                    transaction.commit()
+            connection = self._connection()
+            try:
+                outcomes = self._transaction(connection, batch, fast=True)
+            except _Redo:
+                outcomes = self._transaction(connection, batch, fast=False)
         except BaseException as e:  # the COMMIT (or the connection) failed: nobody is acknowledged
+            self._drop_connection()
             for op in batch:
                 if not op.future.done():
                     op.future.set_exception(e)
@@ -134,33 +144,69 @@ class SqlStore:
             else:
                 op.future.set_exception(value)
 
-    def _apply(self, connection: sa.Connection, batch: list[_Op | Prepared]) -> list[tuple[bool, Any]]:
+    def _transaction(self, connection: sa.Connection, batch: list[_Op | Prepared], *, fast: bool) -> list[Outcome]:
+        transaction = connection.begin()
+        try:
+            outcomes = self._apply(connection, batch, fast=fast)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if len(batch) == 1 and isinstance(batch[0], _Op) and not outcomes[0][0]:
+            transaction.rollback()
+        else:
+            transaction.commit()
+        return outcomes
+
+    def _apply(self, connection: sa.Connection, batch: list[_Op | Prepared], *, fast: bool) -> list[Outcome]:
         """Run the batch inside the open transaction; one outcome (ok, result or error) per item."""
         tx = SqlTx(connection, writing=True)
-        outcomes: list[tuple[bool, Any]] = []
-        for is_submit, run in groupby(batch, key=lambda op: isinstance(op, Prepared)):
+        outcomes: list[Outcome] = []
+        for index, (is_submit, run) in enumerate(groupby(batch, key=lambda op: isinstance(op, Prepared))):
             ops = list(run)
-            if is_submit:
+            if is_submit and fast:
                 submits: list[Prepared] = ops  # type: ignore[assignment]
-                if self._fast.run(connection.connection.driver_connection, submits):
+                # First in the transaction, a failed fast path can roll everything back and redo it
+                # the general way; later, it must not undo the work before it, so it takes a savepoint.
+                if self._fast.run(connection.connection.driver_connection, submits, savepoint=index > 0):
                     outcomes += [op.outcome for op in submits]
-                else:
-                    outcomes += [_in_savepoint(connection, op.fn, tx) for op in submits]
-            elif len(batch) == 1:
+                    continue
+                if index == 0:
+                    raise _Redo
+            if len(batch) == 1:
                 outcomes.append(_call(ops[0].fn, tx))
             else:
                 outcomes += [_in_savepoint(connection, op.fn, tx) for op in ops]
         return outcomes
 
+    def _connection(self) -> sa.Connection:
+        """The writer's own connection, kept across batches (no pool checkout or ping per commit)."""
+        if self._writer_connection is None:
+            self._writer_connection = self._writer_engine.connect()
+        return self._writer_connection
 
-def _call(fn: Callable[[Any], Any], tx: Any) -> tuple[bool, Any]:
+    def _drop_connection(self) -> None:
+        if self._writer_connection is not None:
+            with contextlib.suppress(Exception):
+                self._writer_connection.invalidate()
+                self._writer_connection.close()
+            self._writer_connection = None
+
+
+class _Redo(Exception):
+    """The fast path met a constraint: roll the batch back and run it again the general way."""
+
+
+Outcome = tuple[bool, Any]
+
+
+def _call(fn: Callable[[Any], Any], tx: Any) -> Outcome:
     try:
         return True, fn(tx)
     except Exception as e:
         return False, e
 
 
-def _in_savepoint(connection: sa.Connection, fn: Callable[[Any], Any], tx: Any) -> tuple[bool, Any]:
+def _in_savepoint(connection: sa.Connection, fn: Callable[[Any], Any], tx: Any) -> Outcome:
     savepoint = connection.begin_nested()
     ok, value = _call(fn, tx)
     if ok:

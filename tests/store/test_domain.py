@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -45,7 +47,7 @@ def test_a_request_becomes_the_solvers_request_and_remembers_its_spec() -> None:
         pytest.param({"gpus": 0}, id="zero GPUs"),
     ],
 )
-def test_a_bad_spec_fails_validation_with_the_field_named(fields: dict[str, object]) -> None:
+def test_a_bad_spec_fails_validation_with_the_field_named(fields: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as e:
         spec(**fields)
     names = {str(part) for err in e.value.errors() for part in err["loc"]}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from scheduler.store.schema import metadata
 from scheduler.store.sql import SqlStore
 from tests.fixtures.postgres import PostgresServer
 from tests.store.builders import change, spec
-from tests.store.conftest import SQL_BACKENDS
+from tests.store.conftest import SQL_BACKENDS, fresh_url
 
 
 @pytest.fixture(params=SQL_BACKENDS)
@@ -124,7 +126,9 @@ def test_one_failing_unit_of_work_does_not_sink_its_batch(sql_url: str) -> None:
         raise Conflict("no")
 
     async def batch() -> list[object]:
-        calls = [store.submit_request_async(spec(), id=f"req-{i}", by=change()) for i in range(5)]
+        calls: list[Awaitable[object]] = [
+            store.submit_request_async(spec(), id=f"req-{i}", by=change()) for i in range(5)
+        ]
         calls.append(store.submit_request_async(spec(), id="req-0", by=change()))
         calls.append(store.write_async(fail))
         calls.append(store.write_async(lambda t: t.append_audit("round/r-1", change("kept"))))
@@ -183,4 +187,22 @@ def test_the_fake_and_sql_stores_share_the_async_api(store_url: str) -> None:
         return list(made)
 
     assert len(asyncio.run(go())) == 10
+    store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("postgres")
+@pytest.mark.slow
+def test_the_store_reconnects_after_a_postgres_restart(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """A batch caught by the restart fails (its callers retry, idempotently); the next ones work."""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    store = open_store(fresh_url(request, "postgres", tmp_path), migrate=False)
+    store.submit_request(spec("org-a", "k0"), id="req-0", by=change())
+    assert store.read(lambda r: r.get_request("req-0")).id == "req-0"
+    server.stop()
+    server.start()
+    with contextlib.suppress(sa.exc.DBAPIError):
+        store.submit_request(spec("org-a", "k1"), id="req-1", by=change())
+    store.submit_request(spec("org-a", "k1"), id="req-1b", by=change())
+    assert [r.idempotency_key for r in store.read(lambda r: r.list_requests()).items] == ["k0", "k1"]
     store.close()
