@@ -7,6 +7,7 @@ writing the same database cannot slip a change in between the read and the write
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from scheduler.domain import (
     RoundRecord,
     TokenRecord,
 )
-from scheduler.errors import Conflict
+from scheduler.errors import Conflict, NotFound
 from scheduler.store import common, schema
 from scheduler.store.base import (
     AllocationQuery,
@@ -83,6 +84,16 @@ class SqlTx(TxLogic):
         t = schema.requests
         row = self.c.execute(sa.select(t).where(t.c.org == org, t.c.idempotency_key == idempotency_key)).first()
         return None if row is None else schema.from_row("request", row)
+
+    def set_round_progress(self, id: str, progress: float, message: str = "") -> None:
+        """Rewrite only the small ``doc`` column: the problem and plan may be megabytes."""
+        t = schema.rounds
+        doc = self.c.execute(sa.select(t.c.doc).where(t.c.id == id)).scalar_one_or_none()
+        if doc is None:
+            raise NotFound("round", id)
+        stored = json.loads(doc)
+        new = RoundRecord.model_validate(stored | {"progress": progress, "progress_message": message})
+        self.c.execute(sa.update(t).where(t.c.id == id).values(doc=new.model_dump_json()))
 
     # -- lists ----------------------------------------------------------------------------------
     def _page(

@@ -131,6 +131,8 @@ def test_a_round_keeps_problem_plan_and_progress(store: Repository) -> None:
     store.write(lambda t: t.set_round_progress("round-1", 0.5, "greedy warm start"))
     record = store.read(lambda r: r.get_round("round-1"))
     assert (record.progress, record.progress_message, record.version) == (0.5, "greedy warm start", 0)
+    with pytest.raises(NotFound):
+        store.write(lambda t: t.set_round_progress("round-9", 0.1))
     plan = Plan(
         assignments=[Assignment(request="req-1", cluster="c-de-1", gpu_type="H100", start_slot=0, end_slot=3)],
         solver=SolverInfo(status="OPTIMAL", policy="value", objective=1.5),
