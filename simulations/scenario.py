@@ -13,6 +13,7 @@ Setting one entry of ``policy.category_shares`` rescales the others so that the 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
-from solver.problem import Id, Policy
+from solver.problem import SHARE_TOLERANCE, Id
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -132,7 +133,9 @@ class PolicySpec(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicySpec:
-        Policy(category_shares=self.category_shares)  # shares must sum to one, as in a problem file
+        total = sum(self.category_shares.values())
+        if self.category_shares and abs(total - 1.0) > SHARE_TOLERANCE:
+            raise ValueError(f"category_shares: must sum to 1, got {total:.6g}")
         if self.energy_share is not None and self.energy_budget_mwh is not None:
             raise ValueError("set at most one of energy_share and energy_budget_mwh")
         return self
@@ -145,7 +148,7 @@ class SolverSpec(Frozen):
 
     policy: Literal["fair", "value"] = "fair"
     time_limit_s: Annotated[float, Field(gt=0)] = 30.0
-    neighbourhoods: Annotated[int, Field(ge=0)] | None = 40
+    neighbourhoods: Annotated[int, Field(ge=0)] | None = 20
     neighbourhood_dtime: Annotated[float, Field(gt=0)] = 0.2
     lp_bound: bool = False
 
@@ -255,11 +258,19 @@ def validate(data: dict[str, Any], source: str = "scenario") -> Scenario:
 
 
 def describe(error: Any) -> str:
-    """One pydantic error as ``field.path: message (got value)``."""
-    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    """One pydantic error as ``field.path[0].name: message (got value)``.
+
+    A validator's own message that starts with a field name (``country: no grid profile``) has that name
+    folded into the path, so that every error reads the same way.
+    """
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    field, sep, rest = msg.partition(": ")
+    if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", field):
+        where, msg = ".".join(x for x in (where, field) if x), rest
     got = error.get("input")
-    shown = "" if isinstance(got, dict | list) or error["type"] == "missing" else f" (got {got!r})"
-    return f"{where}: {error['msg']}{shown}"
+    shown = "" if isinstance(got, dict | list) or error["type"] in ("missing", "value_error") else f" (got {got!r})"
+    return f"{where or '(top level)'}: {msg}{shown}"
 
 
 def read_yaml(path: Path | str) -> dict[str, Any]:
