@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "scheduler.cli.core",
     "scheduler.cli.service",
+    "simulations.cli",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
