@@ -5,8 +5,9 @@ submissions per second is most of the budget.  Here the SQL is written once per 
 are built in the caller's thread (:meth:`FastPath.prepare`), and the writer only runs:
 
 1. one SELECT for the idempotency keys of the batch that are already stored (by the unique index);
-2. one multi-row INSERT into ``requests`` and one into ``audit`` (under a savepoint only if other
-   work precedes them in the transaction).
+2. one INSERT of all rows into ``requests`` and one into ``audit`` (under a savepoint only if
+   other work precedes them in the transaction): ``executemany`` on SQLite, ``unnest`` of one
+   array per column on PostgreSQL.
 
 If the INSERT hits a unique constraint (an id reused, or another server took a key between the
 SELECT and the INSERT), the writer rolls back (to the savepoint, or the whole batch) and falls back
@@ -27,6 +28,8 @@ from scheduler.store import common, schema
 
 REQUEST_COLUMNS = ("id", "state", "version", "org", "idempotency_key", "category", "round_id", "doc")
 AUDIT_COLUMNS = ("at", "actor", "role", "action", "subject", "reason", "before", "after")
+REQUEST_TYPES = ("text", "text", "int", "text", "text", "text", "text", "text")
+AUDIT_TYPES = ("timestamptz", "text", "text", "text", "text", "text", "text", "text")
 
 
 @dataclass
@@ -49,12 +52,23 @@ class Prepared:
 
 class FastPath:
     def __init__(self, dialect: Dialect) -> None:
-        ph = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
-        self._insert_request = _insert("requests", REQUEST_COLUMNS, ph)
-        self._insert_audit = _insert("audit", AUDIT_COLUMNS, ph)
-        # OR of equalities, not a row-value IN: SQLite answers the OR from the unique index, the IN by a scan.
-        self._select = "SELECT org, idempotency_key, doc FROM requests WHERE {}"
-        self._ph = ph
+        self.pg = dialect.name == "postgresql"
+        if self.pg:
+            # One array per column, unnested: a single statement, planned once, whatever the batch size.
+            self._insert_request = _pg_insert("requests", dict(zip(REQUEST_COLUMNS, REQUEST_TYPES, strict=True)))
+            self._insert_audit = _pg_insert("audit", dict(zip(AUDIT_COLUMNS, AUDIT_TYPES, strict=True)))
+            self._select = (
+                "SELECT org, idempotency_key, doc FROM requests "
+                "WHERE (org, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            )
+        else:
+            # executemany is a loop in C; the SELECT is an OR of equalities, because SQLite answers
+            # that from the unique index but scans the table for a row-value IN.
+            self._insert_request = (
+                f"INSERT INTO requests ({_columns(REQUEST_COLUMNS)}) VALUES ({_marks(REQUEST_COLUMNS)})"
+            )
+            self._insert_audit = f"INSERT INTO audit ({_columns(AUDIT_COLUMNS)}) VALUES ({_marks(AUDIT_COLUMNS)})"
+            self._select = "SELECT org, idempotency_key, doc FROM requests WHERE {}"
         processor = schema.audit.c.at.type.bind_processor(dialect)
         self._time: Callable[[Any], Any] = processor or (lambda value: value)
         self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
@@ -102,8 +116,8 @@ class FastPath:
             if savepoint:
                 cursor.execute("SAVEPOINT allmende_fast")
             try:
-                cursor.executemany(self._insert_request, requests)
-                cursor.executemany(self._insert_audit, audits)
+                self._insert_rows(cursor, self._insert_request, requests)
+                self._insert_rows(cursor, self._insert_audit, audits)
             except self.integrity_error:
                 if savepoint:
                     cursor.execute("ROLLBACK TO SAVEPOINT allmende_fast")
@@ -119,11 +133,28 @@ class FastPath:
         keys = sorted({(i.spec.org, i.spec.idempotency_key) for i in batch if i.spec.idempotency_key is not None})
         if not keys:
             return {}
-        where = " OR ".join(f"(org = {self._ph} AND idempotency_key = {self._ph})" for _ in keys)
-        cursor.execute(self._select.format(where), [v for pair in keys for v in pair])
+        if self.pg:
+            cursor.execute(self._select, [[org for org, _ in keys], [key for _, key in keys]])
+        else:
+            where = " OR ".join("(org = ? AND idempotency_key = ?)" for _ in keys)
+            cursor.execute(self._select.format(where), [v for pair in keys for v in pair])
         return {(org, key): RequestRecord.model_validate_json(doc) for org, key, doc in cursor.fetchall()}
 
+    def _insert_rows(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self.pg:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        else:
+            cursor.executemany(sql, rows)
 
-def _insert(table: str, columns: tuple[str, ...], ph: str) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)  # "before" and "after" are keywords in SQLite
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join([ph] * len(columns))})"
+
+def _marks(columns: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in columns)
+
+
+def _columns(columns: tuple[str, ...]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)  # "before" and "after" are keywords in SQLite
+
+
+def _pg_insert(table: str, columns: dict[str, str]) -> str:
+    arrays = ", ".join(f"%s::{kind}[]" for kind in columns.values())
+    return f"INSERT INTO {table} ({_columns(tuple(columns))}) SELECT * FROM unnest({arrays})"
