@@ -46,10 +46,10 @@ class Role(StrEnum):
 class Change(Frozen):
     """Who writes, when, what and why: every audited write carries one and it becomes the audit entry."""
 
-    actor: Annotated[str, Field(min_length=1)]
+    actor: Annotated[str, Field(min_length=1, max_length=200)]
     role: Role
     at: AwareDatetime
-    action: Annotated[str, Field(min_length=1)]
+    action: Annotated[str, Field(min_length=1, max_length=200)]
     reason: str = ""
 
 
@@ -101,7 +101,7 @@ class Inventory(Frozen):
 
 class ClusterRecord(Frozen):
     id: Id
-    operator: str = ""
+    operator: Annotated[str, Field(max_length=200)] = ""
     country: Country
     gpu_types: dict[Id, GpuType]
     gpus: dict[Id, NonNegInt]

@@ -89,6 +89,8 @@ def issue_token(
         raise InvalidInput("cluster", "a cluster-agent token must name its cluster")
     if role is Role.SYSTEM:
         raise InvalidInput("role", "the system role is internal and has no tokens")
+    if len(name) > 200:
+        raise InvalidInput("name", "at most 200 characters")
     token_id = id or new_id("tok")
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)

@@ -112,6 +112,8 @@ class TxLogic(ABC):
         return record
 
     def update_request(self, record: RequestRecord, by: Change) -> RequestRecord:
+        if record.round_id is not None:
+            self.get_round(record.round_id)
         return self._update("request", record, by, "org", "idempotency_key", "submitted_at")
 
     def add_cluster(self, record: ClusterRecord, by: Change) -> ClusterRecord:

@@ -120,8 +120,8 @@ audit = sa.Table(
     sa.Column("action", sa.String(200), nullable=False),
     sa.Column("subject", sa.String(300), nullable=False, index=True),
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("before", sa.String(32)),
-    sa.Column("after", sa.String(32)),
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
 )
 
 TABLES: dict[str, sa.Table] = {

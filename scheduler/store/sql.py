@@ -151,7 +151,7 @@ class SqlStore:
         except BaseException:
             transaction.rollback()
             raise
-        if len(batch) == 1 and isinstance(batch[0], _Op) and not outcomes[0][0]:
+        if len(batch) == 1 and not outcomes[0][0]:  # no savepoint was taken: undo the failed work
             transaction.rollback()
         else:
             transaction.commit()

@@ -147,3 +147,11 @@ def test_a_forged_cursor_is_invalid_input(store: Repository) -> None:
     with pytest.raises(InvalidInput) as e:
         store.read(lambda r: r.list_requests(page=PageRequest(cursor="not-a-cursor")))
     assert e.value.field == "page.cursor"
+
+
+def test_a_request_can_only_join_a_round_that_exists(store: Repository) -> None:
+    record = submit(store, "req-1")
+    joining = record.model_copy(update={"state": RequestState.IN_ROUND, "round_id": "round-9"})
+    with pytest.raises(NotFound, match="round-9"):
+        store.write(lambda t: t.update_request(joining, change()))
+    assert store.read(lambda r: r.get_request("req-1")) == record

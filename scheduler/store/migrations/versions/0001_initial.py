@@ -85,8 +85,8 @@ def upgrade() -> None:
         sa.Column("action", sa.String(200), nullable=False),
         sa.Column("subject", sa.String(300), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("before", sa.String(32)),
-        sa.Column("after", sa.String(32)),
+        sa.Column("before", sa.Text),
+        sa.Column("after", sa.Text),
         sa.PrimaryKeyConstraint("seq", name="pk_audit"),
     )
     op.create_index("ix_audit_actor", "audit", ["actor"])
