@@ -1,8 +1,9 @@
 """Run the Alembic migrations from code, so a server brings its own schema up to date at start-up.
 
 The script location is this package's ``migrations`` directory (shipped as .py files), so no
-alembic.ini is needed at runtime.  On SQLite the upgrade runs under ``BEGIN IMMEDIATE`` via the
-store's own engine setup, so two processes starting at once do not both create the tables.
+alembic.ini is needed at runtime.  Two processes starting at once do not both create the tables:
+on SQLite the upgrade runs under ``BEGIN IMMEDIATE`` (the writer engine's setup), on PostgreSQL
+under a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from alembic.script import ScriptDirectory
 from scheduler.store.engine import make_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x616C6D65  # "alme": the advisory lock key held while migrating PostgreSQL
 
 
 def config() -> Config:
@@ -30,6 +32,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     engine = make_engine(url, writer=True, pool_size=1)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # servers starting together migrate one at a time
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             cfg = config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)

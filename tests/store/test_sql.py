@@ -206,3 +206,9 @@ def test_the_store_reconnects_after_a_postgres_restart(request: pytest.FixtureRe
     store.submit_request(spec("org-a", "k1"), id="req-1b", by=change())
     assert [r.idempotency_key for r in store.read(lambda r: r.list_requests()).items] == ["k0", "k1"]
     store.close()
+
+
+def test_servers_starting_together_migrate_once(empty_url: str) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: upgrade(empty_url), range(4)))
+    assert current(empty_url) == head()
