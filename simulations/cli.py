@@ -7,12 +7,13 @@ names the field; ``--trace philly`` without the trace in ``../shared/traces`` sa
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scheduler.cli import EXIT_BAD_INPUT, EXIT_OK
@@ -84,7 +85,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             source: DemandSource | None = PhillyReplay(scenario, trace) if trace else None
             if isinstance(source, PhillyReplay) and source.span_days < scenario.weeks * 7:
                 console.print(f"note: the trace spans {source.span_days:.0f} days; later rounds get no new requests")
-            result = run(scenario, source, on_round=lambda done, total, _r, t=task: bar.update(t, completed=done))
+            try:
+                result = run(scenario, source, on_round=_ticker(bar, task))
+            except ScenarioError as exc:
+                console.print(f"[red]error:[/red] {name}: {exc}")
+                return EXIT_BAD_INPUT
             results[name], summaries[name] = result, summarise(result, scenario.sci)
     intro = first.description + (f" Demand replayed from the {args.trace} trace." if trace else "")
     path = write_run_report(results, summaries, out, intro)
@@ -123,6 +128,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _print({f"{p.index}: " + ", ".join(f"{k}={v}" for k, v in p.params.items()): p.summary for p in result.points})
     console.print(f"{len(todo)} points in {result.wall_seconds:.1f} s ({result.mode}); report: {path}")
     return EXIT_OK
+
+
+def _ticker(bar: Progress, task: TaskID) -> Callable[[int, int, Any], None]:
+    def tick(done: int, total: int, record: Any) -> None:
+        bar.update(task, completed=done)
+
+    return tick
 
 
 def _print(summaries: dict[str, Any]) -> None:

@@ -89,8 +89,8 @@ def utilisation_heatmap(run: RunResult) -> bytes:
     used: dict[str, dict[int, float]] = {c: {} for c in run.clusters}
     offered: dict[str, dict[int, float]] = {c: {} for c in run.clusters}
     for r in run.rounds:
-        for c, days in r.daily_used_gpu_h.items():
-            for i, (u, o) in enumerate(zip(days, r.daily_offered_gpu_h[c], strict=True)):
+        for c, daily in r.daily_used_gpu_h.items():
+            for i, (u, o) in enumerate(zip(daily, r.daily_offered_gpu_h[c], strict=True)):
                 used[c][r.first_day + i] = used[c].get(r.first_day + i, 0.0) + u
                 offered[c][r.first_day + i] = offered[c].get(r.first_day + i, 0.0) + o
     days = max((max(d) for d in offered.values() if d), default=0) + 1

@@ -26,7 +26,6 @@ from simulations.workload import DemandModel
 from solver.problem import SHARE_TOLERANCE, Id
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
 HOURS_PER_YEAR = 8766.0
 
 
@@ -80,6 +79,8 @@ class GeneratedSites(Frozen):
 
 
 class Maintenance(Frozen):
+    """``gpus`` of one type withdrawn for ``hours`` (all of them, if sizing left the site fewer)."""
+
     site: Id
     gpu_type: Id
     gpus: Annotated[int, Field(gt=0)]
@@ -97,10 +98,7 @@ class Sites(Frozen):
     def _some(self) -> Sites:
         if self.generated is None and not self.extra:
             raise ValueError("needs generated sites, extra sites, or both")
-        ids = [s.id for s in self.extra]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"extra: duplicate site ids {sorted(i for i in set(ids) if ids.count(i) > 1)}")
-        return self
+        return self  # duplicate ids are caught where generated ones are known (world.build_world)
 
 
 class CountryCarbon(Frozen):
@@ -125,7 +123,7 @@ class Carbon(Frozen):
 class PolicySpec(Frozen):
     """The solver's ``Policy`` per round; the energy cap is absolute or a share of what the sites could deliver."""
 
-    category_shares: dict[Id, Share] = {}
+    category_shares: dict[Id, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     org_cap_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     energy_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     energy_budget_mwh: Annotated[float, Field(ge=0.0)] | None = None

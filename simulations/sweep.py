@@ -9,10 +9,11 @@ A grid file names a base scenario and lists values for dotted parameters, for ex
     seeds: [0]
     overrides: {weeks: 4}            # applied to every point first
 
-Points are the Cartesian product in the order written, times the seeds.  Every point is validated in
-the driver before anything runs, so a bad value fails at once and names its field.  A point is a pure
-function of its scenario (the solver runs on a step clock with one worker), so a point gives the same
-summary in a Ray worker as in the driver: ``tests/simulations/test_sweep.py`` checks it on a real head.
+Points are the Cartesian product in the order written, times the seeds.  Every point is validated, and
+its world built, in the driver before anything runs, so a bad value fails at once and names its field.
+A point is a pure function of its scenario (a neighbourhood budget on a frozen clock, one worker), so
+it gives the same summary in a Ray worker as in the driver: ``tests/simulations/test_sweep.py`` checks
+that on a real head.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulations.demand import GeneratedDemand, stream
 from simulations.metrics import Summary, summarise
 from simulations.records import RoundRecord
 from simulations.runner import run
 from simulations.scenario import Scenario, ScenarioError, apply_overrides, describe, read_yaml, validate
+from simulations.world import build_world
 
 OnPoint = Callable[[int, int], None]
 
@@ -80,14 +83,19 @@ def load_grid(path: Path | str) -> tuple[Grid, dict[str, Any]]:
 
 def points(grid: Grid, base: dict[str, Any]) -> list[Point]:
     names = list(grid.parameters)
-    out = []
+    out: list[Point] = []
     for values in itertools.product(*(grid.parameters[n] for n in names)):
         for seed in grid.seeds:
             params = dict(zip(names, values, strict=True)) | {"seed": seed}
             label = ",".join(f"{n}={v}" for n, v in params.items())
             data = apply_overrides(base, grid.overrides | params | {"variants": {}})
             data["name"] = f"{grid.name}-{len(out):03d}"
-            out.append(Point(len(out), params, validate(data, f"{grid.name} point {label}")))
+            scenario = validate(data, f"{grid.name} point {label}")
+            try:
+                build_world(scenario, GeneratedDemand(scenario).work_per_round(), stream(scenario.seed, "sites"))
+            except ScenarioError as exc:
+                raise ScenarioError(f"{grid.name} point {label}: {exc}") from None
+            out.append(Point(len(out), params, scenario))
     return out
 
 

@@ -82,8 +82,10 @@ class PhillyReplay:
         self.org = [_org(c, cdfs[c], u) for c, u in zip(self.category, self.org_u, strict=True)]
 
     def work_per_round(self) -> float:
+        """Work asked per round over the rounds the trace reaches (it spans ~15.5 weeks)."""
         s = self.scenario
-        return float(np.sum(self.gpus * self.h100)) * s.slot_hours / s.rounds
+        reached = math.ceil((int(self.arrival.max()) + 1) / s.round_slots) if self.arrival.size else 1
+        return float(np.sum(self.gpus * self.h100)) * s.slot_hours / max(1, min(s.rounds, reached))
 
     def arrivals(
         self, k: int, horizon: Horizon, clusters: list[Cluster], gpu_types: dict[str, GpuType]
@@ -134,7 +136,8 @@ class PhillyReplay:
 def _zipf_cdf(members: int, exponent: float) -> np.ndarray:
     """CDF over a category's organisations, sized as the generator sizes them (``orgs`` × its weight)."""
     zipf = 1.0 / np.arange(1, members + 1) ** exponent
-    return np.cumsum(zipf) / zipf.sum()
+    cdf: np.ndarray = np.cumsum(zipf) / zipf.sum()
+    return cdf
 
 
 def _org(category: str, cdf: np.ndarray, u: float) -> str:

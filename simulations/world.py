@@ -118,7 +118,7 @@ def build_world(scenario: Scenario, work_per_round: float, rng: np.random.Genera
     ids = [life.cluster.id for life in lives]
     clash = sorted({i for i in ids if ids.count(i) > 1})
     if clash:
-        raise ScenarioError(f"sites.extra: id(s) {clash} clash with generated sites {sorted(ids)}")
+        raise ScenarioError(f"sites.extra: site id(s) {clash} used twice; sites are {sorted(ids)}")
     for site_id, when in s.sites.retire.items():
         if site_id not in ids:
             raise ScenarioError(f"sites.retire.{site_id}: no such site; sites are {sorted(ids)}")
@@ -129,12 +129,13 @@ def build_world(scenario: Scenario, work_per_round: float, rng: np.random.Genera
         where = f"sites.maintenance[{i}]"
         if m.site not in ids:
             raise ScenarioError(f"{where}.site: no site {m.site!r}; sites are {sorted(ids)}")
-        gpus = lives[ids.index(m.site)].cluster.gpus
-        if gpus.get(m.gpu_type, 0) < m.gpus:
-            raise ScenarioError(f"{where}.gpus: {m.site} has {gpus.get(m.gpu_type, 0)} {m.gpu_type}, not {m.gpus}")
+        have = lives[ids.index(m.site)].cluster.gpus.get(m.gpu_type, 0)
+        if have == 0:
+            raise ScenarioError(f"{where}.gpu_type: {m.site} has no {m.gpu_type}")
         a = slot_of(s, m.start)
         b = a + max(1, round(m.hours / s.slot_hours))
         if b > 0 and a < s.total_slots:
-            windows.append((m.site, Unavailability(gpu_type=m.gpu_type, gpus=m.gpus, from_slot=max(a, 0), to_slot=b)))
+            gpus = min(m.gpus, have)  # sizing may leave a site fewer GPUs than the file names: take them all
+            windows.append((m.site, Unavailability(gpu_type=m.gpu_type, gpus=gpus, from_slot=max(a, 0), to_slot=b)))
     types = sorted({g for life in lives for g in life.cluster.gpus})
     return World(s, tuple(lives), {g: GPU_TYPES[g] for g in types}, tuple(windows))

@@ -7,15 +7,15 @@ import math
 import pytest
 
 from simulations.metrics import acceptance, gini, jain, lorenz, sci, top_share, waiting_hours
-from simulations.records import Outcome
+from simulations.records import Outcome, Status
 from simulations.runner import co2_kg
 from simulations.scenario import SciSpec
 
 
-def outcome(id: str, status: str, *, org: str = "a", arrival: int = 0, start: int = -1, gpu_hours: float = 0.0
+def outcome(id: str, status: Status, *, org: str = "a", arrival: int = 0, start: int = -1, gpu_hours: float = 0.0
             ) -> Outcome:
     return Outcome(id=id, org=org, category="sme", gpus=1, arrival_slot=arrival, deadline_slot=100, work_gpu_h=1.0,
-                   first_round=0, rounds_offered=1, status=status,  # type: ignore[arg-type]
+                   first_round=0, rounds_offered=1, status=status,
                    start_slot=start, end_slot=start + 1 if start >= 0 else -1, gpu_hours=gpu_hours)
 
 

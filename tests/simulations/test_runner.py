@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
 from simulations.metrics import summarise
+from simulations.records import Outcome, RunResult
 from simulations.runner import run
 from simulations.scenario import Scenario, validate
 from solver.problem import Cluster, GpuType, Horizon, Request
@@ -44,8 +46,14 @@ def one_site_week() -> Scenario:
     })
 
 
+@dataclass(frozen=True)
+class Story:
+    result: RunResult
+    by_id: dict[str, Outcome]
+
+
 @pytest.fixture(scope="module")
-def story() -> dict[str, object]:
+def story() -> Story:
     script = Script([
         req("blocker", 0, 24, 24, merit=0.9),  # fills round 0 and must run then
         req("patient", 0, 24, 48, merit=0.5),  # loses round 0, can still finish in round 1
@@ -54,66 +62,66 @@ def story() -> dict[str, object]:
         req("unfinished", 150, 24, 400, merit=0.5),  # arrives in the last round, too late for it
     ])
     result = run(one_site_week(), script)
-    return {"result": result, "by_id": {o.id: o for o in result.outcomes}}
+    return Story(result, {o.id: o for o in result.outcomes})
 
 
-def test_the_request_that_wins_the_first_round_runs_then(story: dict[str, object]) -> None:
-    blocker = story["by_id"]["blocker"]  # type: ignore[index]
+def test_the_request_that_wins_the_first_round_runs_then(story: Story) -> None:
+    blocker = story.by_id["blocker"]
     assert (blocker.status, blocker.served_round, blocker.start_slot, blocker.rounds_offered) == ("served", 0, 0, 1)
 
 
-def test_an_unserved_request_carries_over_and_waits_a_whole_round(story: dict[str, object]) -> None:
-    patient = story["by_id"]["patient"]  # type: ignore[index]
+def test_an_unserved_request_carries_over_and_waits_a_whole_round(story: Story) -> None:
+    patient = story.by_id["patient"]
     assert (patient.status, patient.first_round, patient.served_round) == ("served", 0, 1)
     assert (patient.start_slot, patient.rounds_offered) == (24, 2)
 
 
-def test_a_request_expires_once_its_deadline_leaves_no_room(story: dict[str, object]) -> None:
-    doomed = story["by_id"]["doomed"]  # type: ignore[index]
+def test_a_request_expires_once_its_deadline_leaves_no_room(story: Story) -> None:
+    doomed = story.by_id["doomed"]
     assert (doomed.status, doomed.rounds_offered) == ("expired", 1)
     assert doomed.last_reason in {"capacity", "lower_merit"}
-    assert story["result"].rounds[0].expired == 1  # type: ignore[attr-defined]
+    assert story.result.rounds[0].expired == 1
 
 
-def test_a_request_too_late_for_its_round_is_offered_in_the_next(story: dict[str, object]) -> None:
-    late = story["by_id"]["late"]  # type: ignore[index]
+def test_a_request_too_late_for_its_round_is_offered_in_the_next(story: Story) -> None:
+    late = story.by_id["late"]
     assert (late.status, late.first_round, late.served_round, late.rounds_offered) == ("served", 1, 2, 1)
     assert 48 <= late.start_slot <= 70 and late.end_slot == late.start_slot + 10
-    rounds = story["result"].rounds  # type: ignore[attr-defined]
+    rounds = story.result.rounds
     assert (rounds[1].new, rounds[1].offered, rounds[2].carried) == (1, 1, 1)
 
 
-def test_a_request_still_waiting_when_the_run_ends_is_open(story: dict[str, object]) -> None:
-    unfinished = story["by_id"]["unfinished"]  # type: ignore[index]
+def test_a_request_still_waiting_when_the_run_ends_is_open(story: Story) -> None:
+    unfinished = story.by_id["unfinished"]
     assert (unfinished.status, unfinished.rounds_offered) == ("open", 0)
-    summary = summarise(story["result"], one_site_week().sci)  # type: ignore[arg-type]
+    summary = summarise(story.result, one_site_week().sci)
     assert (summary.served, summary.expired, summary.open) == (3, 1, 1)
     assert summary.acceptance == pytest.approx(3 / 4)
     assert summary.wait_max_h == pytest.approx(24.0)
 
 
 @pytest.fixture(scope="module")
-def twice() -> tuple[object, object, object]:
+def twice() -> tuple[RunResult, RunResult, RunResult]:
     s = tiny()
     return run(s), run(s), run(tiny({"seed": 1}))
 
 
-def test_same_seed_gives_the_same_metrics(twice: tuple[object, object, object]) -> None:
+def test_same_seed_gives_the_same_metrics(twice: tuple[RunResult, RunResult, RunResult]) -> None:
     a, b, other = twice
     s = tiny()
-    assert summarise(a, s.sci) == summarise(b, s.sci)  # type: ignore[arg-type]
-    assert a.digest() != other.digest()  # type: ignore[attr-defined]
+    assert summarise(a, s.sci) == summarise(b, s.sci)
+    assert a.digest() != other.digest()
 
 
-def test_every_request_ends_exactly_once_and_inside_its_window(twice: tuple[object, object, object]) -> None:
+def test_every_request_ends_exactly_once_and_inside_its_window(twice: tuple[RunResult, RunResult, RunResult]) -> None:
     result = twice[0]
-    ids = [o.id for o in result.outcomes]  # type: ignore[attr-defined]
+    ids = [o.id for o in result.outcomes]
     assert len(ids) == len(set(ids)) > 0
-    assert Counter(o.status for o in result.outcomes)["served"] > 0  # type: ignore[attr-defined]
-    for o in result.outcomes:  # type: ignore[attr-defined]
+    assert Counter(o.status for o in result.outcomes)["served"] > 0
+    for o in result.outcomes:
         if o.status == "served":
             assert o.arrival_slot <= o.start_slot < o.end_slot <= o.deadline_slot
-    for r in result.rounds:  # type: ignore[attr-defined]
+    for r in result.rounds:
         for c, used in r.daily_used_gpu_h.items():
             assert all(u <= cap + 1e-9 for u, cap in zip(used, r.daily_offered_gpu_h[c], strict=True))
 
