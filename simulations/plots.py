@@ -18,14 +18,14 @@ from simulations.sweep import PointResult
 STYLES = ["-", "--", ":", "-."]
 
 
-def _figure(width: float = 8.0, height: float = 3.6, ncols: int = 1) -> tuple[Any, Any]:
+def _figure(width: float = 8.0, height: float = 3.6, ncols: int = 1, nrows: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(1, ncols, figsize=(width, height), dpi=100, layout="constrained", sharey=ncols > 1,
-                        squeeze=False)
+    return plt.subplots(nrows, ncols, figsize=(width, height), dpi=100, layout="constrained",
+                        sharey=ncols * nrows > 1, squeeze=False)
 
 
 def _png(fig: Any) -> bytes:
@@ -127,12 +127,17 @@ def acceptance_against_parameters(points: Sequence[PointResult], names: Sequence
     """Acceptance (overall and per category) against the first swept parameter; one line per other setting."""
     cats = sorted({c for p in points for c in p.summary.acceptance_by_category})
     panels = ["overall", *cats[:5]]
-    fig, axes = _figure(3.6 * len(panels), 3.8, ncols=len(panels))
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _figure(3.8 * ncols, 3.4 * nrows, ncols=ncols, nrows=nrows)
+    flat = axes.ravel()
+    for ax in flat[len(panels) :]:
+        ax.set_visible(False)
     x_name, rest = names[0], list(names[1:])
     groups: dict[tuple[Any, ...], list[PointResult]] = {}
     for p in points:
         groups.setdefault(tuple(p.params[n] for n in rest), []).append(p)
-    for ax, panel in zip(axes[0], panels, strict=True):
+    for ax, panel in zip(flat, panels, strict=False):
         for g, (key, members) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
             by_x: dict[Any, list[float]] = {}
             for p in members:
@@ -142,6 +147,7 @@ def acceptance_against_parameters(points: Sequence[PointResult], names: Sequence
             label = ", ".join(f"{n}={v}" for n, v in zip(rest, key, strict=True)) or "all"
             ax.plot(xs, [float(np.mean(by_x[x])) for x in xs], marker="o", color=f"C{g % 10}", label=label)
         ax.set(title=f"acceptance: {panel}", xlabel=x_name)
-    axes[0][0].set_ylabel("served / (served + expired)")
-    axes[0][0].legend(fontsize=6)
+    for row in axes:
+        row[0].set_ylabel("served / (served + expired)")
+    flat[0].legend(fontsize=6)
     return _png(fig)
