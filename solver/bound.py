@@ -34,7 +34,8 @@ from ortools.linear_solver import linear_solver_pb2, pywraplp
 from solver.index import FloatArray, IntArray
 from solver.policies.base import Context
 
-WINDOW_GRID = 12  # slots between the grid points of the interval rows
+MAX_NONZEROS = 4_000_000  # interval rows of the LP, summed over columns (a budget, not a limit)
+WINDOW_GRID = 12  # slots between the grid points of the interval rows, at the finest
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _rows(ctx: Context, cols: Columns) -> list[Row]:
     by_pool = np.argsort(cols.pool, kind="stable")
     edges = np.searchsorted(cols.pool[by_pool], np.arange(len(idx.pool_type) + 1))
     deadline, earliest = idx.deadline[cols.req], idx.earliest[cols.req]
-    grid = _grid(idx.slots)
+    grid = _grid(idx.slots, len(cols.req))
     for p in range(len(idx.pool_type)):
         sel = by_pool[edges[p] : edges[p + 1]]
         if sel.size == 0:
@@ -139,9 +140,14 @@ def _rows(ctx: Context, cols: Columns) -> list[Row]:
     return rows
 
 
-def _grid(slots: int) -> list[tuple[int, int]]:
-    """Intervals [A, B) between grid points (every WINDOW_GRID slots, and the horizon's ends)."""
-    step = WINDOW_GRID
+def _grid(slots: int, columns: int) -> list[tuple[int, int]]:
+    """Intervals [A, B) between grid points, and the horizon's ends.
+
+    Rows grow with the square of the grid points and nonzeros with the columns too,
+    so large problems get a coarser grid: about MAX_NONZEROS / columns intervals.
+    """
+    cells = max(2, min(slots // WINDOW_GRID, int((2 * MAX_NONZEROS / max(columns, 1)) ** 0.5)))
+    step = -(-slots // cells)
     points = sorted({*range(0, slots, step), slots})
     return [(a, b) for i, a in enumerate(points) for b in points[i + 1 :]]
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from solver.index import Index, compile_problem
+from solver.index import Index, IntArray, compile_problem
 from solver.ledger import Ledger, Placement
 from solver.metrics import attainments, demand_by_category
 from solver.plan import Counterfactual, Rejection
@@ -40,17 +41,26 @@ def reject_all(index: Index, ledger: Ledger, alone: np.ndarray, policy: str) -> 
     for q in ledger.placed:
         work[index.category[q]] += index.work[q]
     att = attainments(index, work, demand_by_category(index, alone))
+    occupancy = Occupancy.of(index, ledger)
+    requests = {q.id: q for q in index.problem.requests}
     return [
-        Rejection(request=index.req_ids[r], **_reason(index, ledger, r, bool(alone[r]), policy, att))
+        Rejection(request=index.req_ids[r], **_reason(
+            index, ledger, occupancy, requests[index.req_ids[r]], r, bool(alone[r]), policy, att))
         for r in range(index.n)
         if r not in ledger.placed
     ]
 
 
 def _reason(
-    index: Index, ledger: Ledger, r: int, alone: bool, policy: str, attainment: Mapping[int, float]
+    index: Index,
+    ledger: Ledger,
+    occupancy: Occupancy,
+    req: Request,
+    r: int,
+    alone: bool,
+    policy: str,
+    attainment: Mapping[int, float],
 ) -> dict[str, str]:
-    req = _request(index, r)
     opts = index.options[r]
     window = int(index.deadline[r] - index.earliest[r])
     if not opts:
@@ -68,7 +78,7 @@ def _reason(
         }
     if not alone:
         return _alone_reason(index, r)
-    return _contention_reason(index, ledger, r, policy, attainment.get(int(index.category[r])))
+    return _contention_reason(index, ledger, occupancy, r, policy, attainment.get(int(index.category[r])))
 
 
 FAIR_ENOUGH = 0.99  # attainment at which the fair policy counts a category as served (1 − ε)
@@ -104,7 +114,7 @@ def _alone_reason(index: Index, r: int) -> dict[str, str]:
 
 
 def _contention_reason(
-    index: Index, ledger: Ledger, r: int, policy: str, attainment: float | None
+    index: Index, ledger: Ledger, occupancy: Occupancy, r: int, policy: str, attainment: float | None
 ) -> dict[str, str]:
     org = index.orgs[index.org[r]]
     cat = index.categories[index.category[r]]
@@ -123,17 +133,17 @@ def _contention_reason(
     for reason, attr, detail in budgets:
         if _fits_without(ledger, r, attr):
             return {"reason": reason, "detail": detail}
-    blockers = _blockers(index, ledger, r)
-    if policy == "fair" and attainment is not None:
+    blockers = occupancy.blockers(index, r)
+    if policy == "fair":
         if index.share[index.category[r]] == 0:
             return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} has no share "
                     "and only gets capacity left over once the categories with a share are served"}
-        if attainment >= FAIR_ENOUGH:
+        if attainment is not None and attainment >= FAIR_ENOUGH:
             return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} already has "
                     f"{attainment:.0%} of its fair share; the capacity it needs went to categories below theirs"}
-    higher = [b for b in blockers if index.merit[b] > index.merit[r]]
+    higher = int((index.merit[blockers] > index.merit[r]).sum())
     if higher:
-        return {"reason": "lower_merit", "detail": f"it fits on its own, but {len(higher)} requests with merit above "
+        return {"reason": "lower_merit", "detail": f"it fits on its own, but {higher} requests with merit above "
                 f"{index.merit[r]:.2f} hold the GPUs and power it needs in its window"}
     why = "power" if _fits_without(ledger, r, "power") else "GPUs"
     reason = "power_cap" if why == "power" else "capacity"
@@ -159,21 +169,32 @@ def _fits_without(ledger: Ledger, r: int, attr: str) -> bool:
             setattr(ledger, attr, saved)
 
 
-def _blockers(index: Index, ledger: Ledger, r: int) -> list[int]:
-    """Placed requests sharing a pool with one of r's options inside r's window."""
-    pools = {o.pool for o in index.options[r]}
-    e, d = index.earliest[r], index.deadline[r]
-    out = []
-    for q, p in ledger.placed.items():
-        o = index.options[q][p.option]
-        if o.pool in pools and p.start < d and p.start + o.runtime > e:
-            out.append(q)
-    return out
+@dataclass(frozen=True)
+class Occupancy:
+    """The placed jobs as arrays, so "who holds r's pools in r's window" is one vector query."""
 
+    req: IntArray
+    pool: IntArray
+    start: IntArray
+    end: IntArray
 
-def _request(index: Index, r: int) -> Request:
-    rid = index.req_ids[r]
-    return next(q for q in index.problem.requests if q.id == rid)
+    @classmethod
+    def of(cls, index: Index, ledger: Ledger) -> Occupancy:
+        items = sorted(ledger.placed.items())
+        opts = [index.options[q][p.option] for q, p in items]
+        return cls(
+            req=np.array([q for q, _ in items], dtype=np.int64),
+            pool=np.array([o.pool for o in opts], dtype=np.int64),
+            start=np.array([p.start for _, p in items], dtype=np.int64),
+            end=np.array([p.start + o.runtime for (_, p), o in zip(items, opts, strict=True)], dtype=np.int64),
+        )
+
+    def blockers(self, index: Index, r: int) -> IntArray:
+        """Placed requests sharing a pool with one of r's options inside r's window."""
+        pools = np.array(sorted({o.pool for o in index.options[r]}), dtype=np.int64)
+        hit = np.isin(self.pool, pools) & (self.start < index.deadline[r]) & (self.end > index.earliest[r])
+        out: IntArray = self.req[hit]
+        return out
 
 
 # --- counterfactuals -------------------------------------------------------
