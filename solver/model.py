@@ -18,6 +18,8 @@ Constraints, one helper each:
 Objective:  maximise  Σ (round(1000·merit_r)·work_r − y_E·energy_rk)·x_rk − P·Σ short_c,
 with y_E the LP's dual price of the energy budget (zero when it does not bind): a
 neighbourhood then leaves energy to the rest of the plan unless it earns its price.
+The search sets y_E = 0 for every other neighbourhood and for the whole-problem
+model, where the budget constraint itself is exact.
 
 A time-varying capacity enters a cumulative as fixed intervals that occupy the
 difference to the window's maximum.  Rules 2–4 hold by construction of K_r and
@@ -39,6 +41,7 @@ from solver.params import SolveParams
 from solver.policies import Context
 
 SHARE_SCALE = 1000
+ROUNDING = 1e-3  # in Wh, W or g: far below the ledger's 1e-6 kWh slack, far above float noise
 SHORT_PENALTY_UNCAPPED = 1  # its shortfall is in units of SHARE_SCALE² work
 SHORT_PENALTY_CAPPED = 10 * SHARE_SCALE  # its shortfall is in units of work
 
@@ -56,6 +59,8 @@ class Var:
     present: cp_model.IntVar
     start: cp_model.IntVar
     interval: cp_model.IntervalVar
+    first: int  # the start's domain is [first, last]
+    last: int
 
 
 class NeighbourhoodModel:
@@ -112,7 +117,7 @@ class NeighbourhoodModel:
             present = m.new_bool_var(f"x[{idx.req_ids[r]},{idx.pool_type[o.pool]}]")
             s = m.new_int_var(lo, hi, f"s[{idx.req_ids[r]},{idx.pool_type[o.pool]}]")
             interval = m.new_optional_fixed_size_interval_var(s, o.runtime, present, f"I[{idx.req_ids[r]}]")
-            self.vars.append(Var(r, k, present, s, interval))
+            self.vars.append(Var(r, k, present, s, interval, lo, hi))
             hinted = cand.current is not None and cand.current.option == k
             m.add_hint(present, hinted)
             m.add_hint(s, cand.current.start if hinted and cand.current is not None else lo)
@@ -162,28 +167,27 @@ class NeighbourhoodModel:
         for c in self.clusters:
             if not np.isfinite(idx.power_cap_w[c]):
                 continue
-            free = np.floor(self.ledger.power[c, self.a : self.b] + 1e-6).astype(np.int64)
+            free = np.floor(self.ledger.power[c, self.a : self.b] + ROUNDING).astype(np.int64)
             vs = [v for v in self.vars if idx.options[v.request][v.option].cluster == c]
-            demands = [math.ceil(idx.options[v.request][v.option].power_w - 1e-9) for v in vs]
+            demands = [_up(idx.options[v.request][v.option].power_w) for v in vs]
             self._cumulative(vs, demands, np.maximum(free, 0), f"power{c}")
 
     def add_budgets(self) -> None:
         idx, m, led = self.ctx.index, self.model, self.ledger
         if np.isfinite(led.energy_left):
-            wh = [math.ceil(idx.options[v.request][v.option].energy_kwh * 1000) for v in self.vars]
-            m.add(sum(w * v.present for w, v in zip(wh, self.vars, strict=True)) <= math.floor(led.energy_left * 1000))
+            wh = [_up(idx.options[v.request][v.option].energy_kwh * 1000) for v in self.vars]
+            m.add(sum(w * v.present for w, v in zip(wh, self.vars, strict=True)) <= _down(led.energy_left * 1000))
         if np.isfinite(led.carbon_left):
             terms = []
             for v in self.vars:
                 o = idx.options[v.request][v.option]
-                lo, hi = _domain(v.start)
-                table = [math.ceil(g) for g in idx.co2_by_start(o, np.arange(lo, hi + 1))]
+                table = [_up(g) for g in idx.co2_by_start(o, np.arange(v.first, v.last + 1))]
                 co2 = m.new_int_var(0, max(table), "co2")
                 used = m.new_int_var(0, max(table), "co2used")
-                m.add_element(v.start - lo, table, co2)
+                m.add_element(v.start - v.first, table, co2)
                 m.add(used >= co2).only_enforce_if(v.present)
                 terms.append(used)
-            m.add(sum(terms) <= math.floor(led.carbon_left))
+            m.add(sum(terms) <= _down(led.carbon_left))
         if np.isfinite(idx.org_cap_gpu_hours):
             by_org: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
             for v in self.vars:
@@ -241,6 +245,11 @@ class NeighbourhoodModel:
         }
 
 
-def _domain(var: cp_model.IntVar) -> tuple[int, int]:
-    dom = var.proto.domain
-    return int(dom[0]), int(dom[-1])
+def _up(x: float) -> int:
+    """A demand in whole units, rounded up unless float noise put it just above an integer."""
+    return math.ceil(x - ROUNDING)
+
+
+def _down(x: float) -> int:
+    """A capacity in whole units, rounded down unless float noise put it just below an integer."""
+    return math.floor(x + ROUNDING)

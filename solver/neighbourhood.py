@@ -77,7 +77,7 @@ def improve(
     if int(ctx.alone.sum()) <= WHOLE_LIMIT:
         whole = Region(tuple(range(len(idx.cluster_ids))), 0, idx.slots)
         left = deadline - clock()
-        new_score = _step(ctx, policy, ledger, whole, by_cluster, worth, relaxation.energy_price, params,
+        new_score = _step(ctx, policy, ledger, whole, by_cluster, worth, 0.0, params,
                           max(0.1, 0.6 * left), 0, score, WHOLE_LIMIT, WHOLE_LIMIT)
         score = new_score if new_score is not None and new_score > score else score
         steps += 1
@@ -92,7 +92,8 @@ def improve(
                 return "FEASIBLE"
             steps += 1
             noisy = worth * (1 + jitter * np.array([rng.random() for _ in range(idx.n)])) if jitter else worth
-            new_score = _step(ctx, policy, ledger, region, by_cluster, noisy, relaxation.energy_price, params,
+            price = relaxation.energy_price if steps % 2 else 0.0
+            new_score = _step(ctx, policy, ledger, region, by_cluster, noisy, price, params,
                               min(left, 5.0), steps, score, MAX_CANDIDATES, MAX_NEW)
             if new_score is not None and new_score > score:
                 score, improved = new_score, True

@@ -113,7 +113,7 @@ def guide(ctx: Context, relaxation: Relaxation) -> Guide:
 
 def _finish_reserve(index: Index) -> float:
     """Seconds kept back for polish and decode, which grow with the number of requests."""
-    return 0.5 + index.n * 1.5e-4
+    return 1.0 + index.n * 3e-4
 
 
 def decode(ctx: Context, ledger: Ledger, policy: str) -> Plan:

@@ -169,39 +169,32 @@ def broken(edit: Any) -> str:
     return yaml.safe_dump(data)
 
 
-RICH_EATS_IDS = pytest.mark.xfail(
-    strict=True,
-    reason="scheduler/cli/core.py prints errors with err.print(f'[red]error:[/red] {exc}'), so rich parses "
-    "'[id=req-7]' in the message as a markup tag and drops it: stderr says 'requests.runtime_slots: ...' "
-    "without the offending id (needs rich.markup.escape or markup=False)",
-)
-
 # (file name, file text, fragments stderr must contain, marks)
 BAD = [
     pytest.param(
         "bad.yaml", broken(lambda d: d["requests"][1]["runtime_slots"].update(V100=2)),
         ["requests[id=req-7].runtime_slots", "unknown GPU type 'V100'"],
-        id="unknown GPU type in a request", marks=RICH_EATS_IDS,
+        id="unknown GPU type in a request",
     ),
     pytest.param(
         "bad.yaml", broken(lambda d: d["clusters"][0]["gpus"].update(H100=-1)),
         ["clusters[id=jsc-booster].gpus.H100", "greater than or equal to 0"],
-        id="negative GPU count in a cluster", marks=RICH_EATS_IDS,
+        id="negative GPU count in a cluster",
     ),
     pytest.param(
         "bad.yaml", broken(lambda d: d["requests"][1].update(gpus=-4)),
         ["requests[id=req-7].gpus", "greater than 0"],
-        id="negative gang size", marks=RICH_EATS_IDS,
+        id="negative gang size",
     ),
     pytest.param(
         "bad.yaml", broken(lambda d: d["requests"][1].update(earliest_slot=5, deadline_slot=3)),
         ["requests[id=req-7]", "deadline_slot (3) must be after earliest_slot (5)"],
-        id="deadline before the earliest slot", marks=RICH_EATS_IDS,
+        id="deadline before the earliest slot",
     ),
     pytest.param(
         "bad.yaml", broken(lambda d: d["requests"][2].update(id="req-1")),
         ["requests[id=req-1]", "duplicate id"],
-        id="two requests with the id req-1", marks=RICH_EATS_IDS,
+        id="two requests with the id req-1",
     ),
     pytest.param(
         "bad.yaml", broken(lambda d: d["policy"]["category_shares"].update(industry=0.3)),

@@ -4,9 +4,6 @@ the same seed gives the same plan, each hard rule shapes the plan the way the ru
 Figures the tests assert (value, energy, CO2, the optimum) are recomputed here from the problem alone, never
 through solver code.  Solves are deterministic (one worker, a deterministic time per neighbourhood, a bounded
 number of neighbourhoods), so these tests are reproducible; speed is the benchmark's business, not theirs.
-
-Two known solver bugs are pinned by strict xfail tests below; until they are fixed, the random properties that call
-``solve`` drop carbon budgets (they crash it) and the optimality property draws no energy budget (it is priced wrong).
 """
 
 from __future__ import annotations
@@ -75,11 +72,6 @@ def req(rid: str, gpus: int = 8, runtime: dict[str, int] | None = None, **kw: An
     return base | kw
 
 
-def without_carbon_budget(problem: Problem) -> Problem:
-    """Solving under a carbon budget can crash (see test_a_carbon_budget_with_a_late_window_does_not_crash)."""
-    return problem.model_copy(update={"policy": problem.policy.model_copy(update={"carbon_budget_t": None})})
-
-
 # Figures recomputed from the problem, as the contract defines them ---------------------------------------------------
 
 
@@ -137,7 +129,6 @@ def check_figures(problem: Problem, plan: Plan) -> None:
 @PROPERTY
 @given(problems(max_requests=20, max_clusters=3, max_slots=24))
 def test_every_plan_is_valid_and_its_figures_are_true(problem: Problem) -> None:
-    problem = without_carbon_budget(problem)
     for policy in ("fair", "value"):
         plan = solve(problem, policy, PARAMS)
         check_figures(problem, plan)
@@ -290,7 +281,7 @@ def brute_force_value(problem: Problem) -> float:
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(tiny_contended(energy=False))
+@given(tiny_contended(energy=True))
 def test_value_policy_reaches_the_brute_force_optimum_on_tiny_problems(problem: Problem) -> None:
     best = brute_force_value(problem)
     plan = solve(problem, "value", PARAMS)
@@ -321,12 +312,6 @@ ENERGY_PRICED_OUT = world(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="solver.model._weight subtracts the LP's energy dual price from every request's weight even in the "
-    "whole-problem model, so CP-SAT maximises value - price*energy instead of value: with a binding energy budget "
-    "the value policy keeps the greedy's a+b (5.4) and misses the optimum a+c (7.6)",
-)
 def test_value_policy_spends_a_binding_energy_budget_optimally() -> None:
     # 8.4 kWh: a (2.8 kWh, value 3.6) + c (5.6 kWh, value 4.0) fill it exactly; b (1.4 kWh, 1.8) is the greedy's pick.
     assert brute_force_value(ENERGY_PRICED_OUT) == pytest.approx(7.6)
@@ -345,14 +330,6 @@ CARBON_LATE_WINDOW = world(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="solver.model._domain reads the upper end of a start domain as var.proto.domain[-1], which is 0 in "
-    "ortools 9.15 (its repeated-field wrapper has no negative indexing); with a carbon budget, add_budgets then "
-    "builds an empty CO2 table for any candidate whose earliest start is after the region's start and max() "
-    "raises ValueError, and for the others it pins the start to the earliest slot",
-)
 def test_a_carbon_budget_with_a_late_window_does_not_crash() -> None:
     # Two of the three 16-GPU jobs fit the 4 slots; the one left over sends the greedy's plan to CP-SAT.
     plan = solve(CARBON_LATE_WINDOW, "value", PARAMS)
@@ -591,8 +568,7 @@ def test_baselines_are_valid_and_the_solver_beats_the_merit_queue(problem: Probl
         plan = baseline_plan(problem, name)
         assert verify(problem, plan) == []
         assert plan.metrics.value == pytest.approx(value_of(problem, plan), abs=1e-9)
-    solvable = without_carbon_budget(problem)
-    assert solve(solvable, "value", PARAMS).metrics.value >= baseline_plan(solvable, "merit").metrics.value - 1e-9
+    assert solve(problem, "value", PARAMS).metrics.value >= baseline_plan(problem, "merit").metrics.value - 1e-9
 
 
 # 7. A plan returned at a tiny time limit is still valid ---------------------------------------------------------------

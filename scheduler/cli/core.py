@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scheduler.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
@@ -61,7 +62,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         problem = load_problem(args.problem)
         params = SolveParams(time_limit_s=args.time_limit, workers=args.workers, seed=args.seed)
     except (InputError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     with console.status(f"solving {len(problem.requests)} requests ({args.policy}, {args.time_limit:g} s)"):
         plan = solve(problem, args.policy, params)
@@ -80,7 +81,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         problem, plan = load_problem(args.problem), load_plan(args.plan)
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     violations = verify(problem, plan)
     if not violations:
@@ -101,7 +102,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         problem, plan = load_problem(args.problem), load_plan(args.plan)
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     assigned = {a.request: a for a in plan.assignments}
     rejected = {r.request: r for r in plan.rejected}
