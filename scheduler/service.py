@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import TypeVar
 
-
 from scheduler import ledger, rounds
 from scheduler.access import SYSTEM, Principal, require_cluster, require_org
 from scheduler.domain import (
@@ -46,6 +45,7 @@ from scheduler.domain import (
     new_id,
 )
 from scheduler.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
+from scheduler.heartbeats import Heartbeats
 from scheduler.pinning import Pinned, place_pins
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
@@ -139,6 +139,9 @@ class Service:
         self.runner = runner or SolverRunner(settings.solver_executor)
         self.runs: dict[str, RoundRun] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.heartbeats = Heartbeats(store, clock, flush_s=settings.heartbeat_flush_s,
+                                     persist_s=settings.heartbeat_persist_every_s,
+                                     settle_s=settings.heartbeat_interval_s)
 
     # -- inventory --------------------------------------------------------------------------------
 
@@ -159,22 +162,31 @@ class Service:
 
         return await self.store.write_async(tx)
 
-    async def report(self, who: Principal, cluster_id: str, inventory: Inventory | None) -> ClusterRecord:
-        """A heartbeat, with or without a new inventory; a stale cluster that reports becomes active again."""
+    async def report(self, who: Principal, cluster_id: str, inventory: Inventory | None) -> None:
+        """A heartbeat, with or without a new inventory; a stale cluster that reports becomes active again.
+
+        A bare heartbeat is buffered (:mod:`scheduler.heartbeats`); an inventory is written at once.
+        """
         require_cluster(who, cluster_id, "report for")
+        if inventory is None:
+            await self.heartbeats.beat(cluster_id)
+            return
         now = self.clock()
 
         def tx(t: Transaction) -> ClusterRecord:
-            stored = t.get_cluster(cluster_id)
-            if inventory is not None:
-                _check_inventory(stored, inventory)
+            _check_inventory(t.get_cluster(cluster_id), inventory)
             record = t.record_heartbeat(cluster_id, now, inventory)
             if record.state == ClusterState.STALE:
                 record = t.update_cluster(record.model_copy(update={"state": ClusterState.ACTIVE}),
                                           SYSTEM.change("heartbeat_resumed", now))
             return record
 
-        return await self.store.write_async(tx)
+        await self.store.write_async(tx)
+
+    async def reported(self, who: Principal, cluster_id: str) -> ClusterRecord:
+        """The cluster as its reports left it: buffered heartbeats are written first."""
+        await self.heartbeats.flush(only=[cluster_id])
+        return await self.get_cluster(who, cluster_id)
 
     async def list_clusters(self, who: Principal, state: ClusterState | None, page: PageRequest) -> Page[ClusterRecord]:
         query = ClusterQuery(states=None if state is None else frozenset({state}))
@@ -184,14 +196,22 @@ class Service:
         return await self.store.read_async(lambda r: r.get_cluster(cluster_id))
 
     async def sweep_stale(self) -> list[str]:
-        """Clusters silent for N heartbeat intervals become stale; their standing allocations are flagged."""
+        """Clusters silent for N heartbeat intervals become stale; their standing allocations are flagged.
+
+        Silent means neither the store nor the heartbeat buffer has seen the cluster since the cutoff.
+        Nobody is judged in the first heartbeat interval after start (agents reconnect first).
+        """
+        if not self.heartbeats.settled():
+            return []
         now = self.clock()
         cutoff = now - timedelta(seconds=self.settings.stale_after_s)
+        seen = self.heartbeats.last_seen
 
         def tx(t: Transaction) -> list[str]:
             silent = _all(lambda p: t.list_clusters(
                 ClusterQuery(states=frozenset({ClusterState.ACTIVE}), heartbeat_before=cutoff), p))
-            gone = [c for c in silent if (c.last_heartbeat or c.registered_at) < cutoff]
+            gone = [c for c in silent
+                    if max(c.last_heartbeat or c.registered_at, seen(c.id) or c.registered_at) < cutoff]
             for c in gone:
                 why = f"no heartbeat since {c.last_heartbeat or 'registration'}"
                 t.update_cluster(c.model_copy(update={"state": ClusterState.STALE}), SYSTEM.change("stale", now, why))
@@ -203,6 +223,7 @@ class Service:
 
         stale = await self.store.write_async(tx)
         if stale:
+            self.heartbeats.stale.update(stale)
             log.warning("clusters went stale: %s", ", ".join(stale))
         return stale
 
@@ -521,6 +542,7 @@ class Service:
         return await self.store.read_async(read)
 
     async def close(self) -> None:
+        await self.heartbeats.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     heartbeat_interval_s: Annotated[float, Field(gt=0)] = 10.0
     stale_after_missed: Annotated[int, Field(ge=1)] = 3
     staleness_check_s: Annotated[float, Field(gt=0)] = 5.0
+    heartbeat_flush_s: Annotated[float, Field(gt=0)] = 1.0  # how often buffered heartbeats are checked for writing
+    # a cluster's heartbeat reaches the store at most this often (default: half the staleness window)
+    heartbeat_persist_s: Annotated[float, Field(gt=0)] | None = None
     solver_executor: Literal["process", "thread"] = "process"
     default_time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     grace_s: Annotated[float, Field(ge=0)] = 5.0
@@ -59,6 +62,10 @@ class Settings(BaseModel):
     @property
     def stale_after_s(self) -> float:
         return self.heartbeat_interval_s * self.stale_after_missed
+
+    @property
+    def heartbeat_persist_every_s(self) -> float:
+        return self.heartbeat_persist_s if self.heartbeat_persist_s is not None else self.stale_after_s / 2
 
 
 def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from scheduler.api import servicers
-from scheduler.api.auth import AuthInterceptor
+from scheduler.api.auth import Guard
 from scheduler.api.gen.allmende.v1 import (
     inventory_pb2,
     inventory_pb2_grpc,
@@ -80,16 +80,14 @@ async def create_server(service: Service, settings: Settings) -> tuple[grpc.aio.
 
 
 async def _build(service: Service, settings: Settings) -> Running:
-    interceptor = AuthInterceptor(
-        lambda bearer: service.store.read_async(lambda r: r.authenticate(bearer)),
-        agents_need_certificate=settings.client_ca_file is not None,
-    )
-    server = grpc.aio.server(interceptors=[interceptor], options=OPTIONS)
-    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), server)  # type: ignore[no-untyped-call]
-    requests_pb2_grpc.add_RequestServiceServicer_to_server(servicers.RequestServicer(service), server)  # type: ignore[no-untyped-call]
-    rounds_pb2_grpc.add_RoundServiceServicer_to_server(servicers.RoundServicer(service), server)  # type: ignore[no-untyped-call]
-    review_pb2_grpc.add_ReviewServiceServicer_to_server(servicers.ReviewServicer(service), server)  # type: ignore[no-untyped-call]
-    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(servicers.LedgerServicer(service), server)  # type: ignore[no-untyped-call]
+    server = grpc.aio.server(options=OPTIONS)
+    guard = Guard(server, lambda bearer: service.store.read_async(lambda r: r.authenticate(bearer)),
+                  agents_need_certificate=settings.client_ca_file is not None)
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), guard)  # type: ignore[no-untyped-call]
+    requests_pb2_grpc.add_RequestServiceServicer_to_server(servicers.RequestServicer(service), guard)  # type: ignore[no-untyped-call]
+    rounds_pb2_grpc.add_RoundServiceServicer_to_server(servicers.RoundServicer(service), guard)  # type: ignore[no-untyped-call]
+    review_pb2_grpc.add_ReviewServiceServicer_to_server(servicers.ReviewServicer(service), guard)  # type: ignore[no-untyped-call]
+    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(servicers.LedgerServicer(service), guard)  # type: ignore[no-untyped-call]
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     for name in ("", *SERVICE_NAMES):

@@ -42,11 +42,13 @@ class InventoryServicer(inventory_grpc.InventoryServiceServicer):
     async def ReportInventory(
         self, request_iterator: AsyncIterator[inventory.InventoryReport], context: Context
     ) -> inventory.ReportInventoryResponse:
-        out = inventory.ReportInventoryResponse()
+        out, last = inventory.ReportInventoryResponse(), None
         async for report in request_iterator:
-            cluster_id, inv = inbound.inventory_report(report)
-            out.cluster.CopyFrom(outbound.cluster(await self.service.report(caller(), cluster_id, inv)))
+            last, inv = inbound.inventory_report(report)
+            await self.service.report(caller(), last, inv)
             out.reports += 1
+        if last is not None:
+            out.cluster.CopyFrom(outbound.cluster(await self.service.reported(caller(), last)))
         return out
 
     async def ListClusters(self, request: inventory.ListClustersRequest, context: Context) -> (
