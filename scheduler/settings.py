@@ -27,8 +27,9 @@ class Settings(BaseModel):
     database_url: str = "sqlite:///allmende.db"
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 50051
-    # TLS: the server's certificate and key; with client_ca_file, cluster agents must present a
-    # certificate signed by that CA whose common name is their cluster id (mTLS).
+    agent_port: Annotated[int, Field(ge=0, le=65535)] = 50052  # mTLS listener for cluster agents (with client_ca_file)
+    # TLS: the server's certificate and key; with client_ca_file, cluster agents connect to agent_port
+    # with a certificate signed by that CA whose common name is their cluster id (mTLS).
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     client_ca_file: Path | None = None

@@ -62,16 +62,24 @@ class Running:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    agent_port: int | None = None  # the mTLS listener, when a client CA is configured
 
 
-def credentials(settings: Settings) -> grpc.ServerCredentials | None:
+def credentials(settings: Settings, *, mutual: bool = False) -> grpc.ServerCredentials | None:
+    """TLS for the main port; with ``mutual``, the agents' port, where a client certificate is required.
+
+    gRPC Python cannot ask for a client certificate without requiring one, so mTLS gets a
+    listener of its own: applicants need no certificate on the main port, and the auth gate
+    refuses a cluster-agent token on any connection without a verified certificate naming
+    the agent's cluster.
+    """
     if settings.tls_cert_file is None or settings.tls_key_file is None:
         return None
     pair = (settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())
-    ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
-    # Client certificates are optional for the channel: applicants have none; the interceptor
-    # then demands one, with the right common name, from every cluster agent.
-    return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=False)
+    if mutual and settings.client_ca_file is not None:
+        return grpc.ssl_server_credentials([pair], root_certificates=settings.client_ca_file.read_bytes(),
+                                           require_client_auth=True)
+    return grpc.ssl_server_credentials([pair])
 
 
 async def create_server(service: Service, settings: Settings) -> tuple[grpc.aio.Server, int]:
@@ -98,7 +106,13 @@ async def _build(service: Service, settings: Settings) -> Running:
     port = server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind {address}")
-    return Running(server, port, checker)
+    agent_port = None
+    mutual = credentials(settings, mutual=True) if settings.client_ca_file is not None else None
+    if mutual is not None:
+        agent_port = server.add_secure_port(f"{settings.host}:{settings.agent_port}", mutual)
+        if agent_port == 0:
+            raise OSError(f"could not bind {settings.host}:{settings.agent_port}")
+    return Running(server, port, checker, agent_port)
 
 
 async def stop(running: Running, service: Service, grace_s: float) -> None:
@@ -126,6 +140,8 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
         running = await _build(service, settings)
         await running.server.start()
         log.info("allmende serving on %s:%d (%s)", settings.host, running.port, "TLS" if settings.tls else "plaintext")
+        if running.agent_port is not None:
+            log.info("cluster agents: mTLS on %s:%d", settings.host, running.agent_port)
         if ready is not None:
             result = ready(running.port)
             if result is not None:

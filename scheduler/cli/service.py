@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--tls-cert", dest="tls_cert_file")
     p.add_argument("--tls-key", dest="tls_key_file")
     p.add_argument("--client-ca", dest="client_ca_file", help="CA of cluster-agent certificates (mTLS)")
+    p.add_argument("--agent-port", dest="agent_port", type=int, help="mTLS port for cluster agents (default 50052)")
     p.add_argument("--heartbeat-interval", dest="heartbeat_interval_s", type=float)
     p.add_argument("--stale-after", dest="stale_after_missed", type=int, help="missed heartbeats before stale")
     p.add_argument("--solver-executor", dest="solver_executor", choices=["process", "thread"])
@@ -196,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from scheduler.api.server import serve
     from scheduler.settings import SettingsError, load
 
-    fields = ("database_url", "host", "port", "tls_cert_file", "tls_key_file", "client_ca_file",
+    fields = ("database_url", "host", "port", "agent_port", "tls_cert_file", "tls_key_file", "client_ca_file",
               "heartbeat_interval_s", "stale_after_missed", "solver_executor")
     try:
         settings = load({k: getattr(args, k) for k in fields})

@@ -83,14 +83,16 @@ def issue(store: Repository, role: Role, *, org: str | None = None, cluster: str
 class InProcessServer:
     """The server on a private event loop in a daemon thread; ``call`` runs a coroutine on that loop."""
 
-    def __init__(self, url: str = "memory://", clock: Callable[[], datetime] | None = None, **settings: Any) -> None:
+    def __init__(self, url: str = "memory://", clock: Callable[[], datetime] | None = None, solver: str = "thread",
+                 **settings: Any) -> None:
         self.settings = Settings(port=0, **settings)
         self.clock = clock or ManualClock()
         self.store = open_store(url)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="grpc-server")
         self.thread.start()
-        self.service = Service(self.store, self.settings, clock=self.clock, runner=SolverRunner("thread"))
+        self.service = Service(self.store, self.settings, clock=self.clock,
+                               runner=SolverRunner("process" if solver == "process" else "thread"))
         self.running = self.call(_build(self.service, self.settings))
         self.call(self.running.server.start())
         self.port = self.running.port

@@ -93,3 +93,55 @@ def test_every_acknowledged_submission_survives_sigkill_and_none_is_duplicated(t
     assert {k: by_key.get(k) for k in acked} == acked, "an acknowledged submission was lost or changed"
     assert {k: by_key.get(k) for k in retried} == retried
     assert len(stored) == len(tried)
+
+
+def test_rpcs_stay_fast_while_a_round_solves_in_a_worker_process() -> None:
+    """The solve runs in a spawned process: reads keep answering in milliseconds, and progress streams."""
+    import random
+    import statistics
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from scheduler.api.gen.allmende.v1 import common_pb2 as common
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
+    from tests.api.harness import T0, InProcessServer
+
+    server = InProcessServer(solver="process")
+    try:
+        stubs = server.stubs()
+        operator = server.token(Role.OPERATOR)
+        md = auth(operator)
+        for c in range(4):
+            stubs.inventory.RegisterCluster(inv.RegisterClusterRequest(
+                cluster_id=f"c{c}", country="DE", gpus=[inv.GpuPool(gpu_type="H100", count=16, tdp_watts=700),
+                                                        inv.GpuPool(gpu_type="A100", count=16, tdp_watts=400)]),
+                metadata=md)
+        rng = random.Random(7)
+        for n in range(400):
+            s = req.RequestSpec(title=f"j{n}", org=f"org-{n % 9}", category=rng.choice(["research", "industry"]),
+                                gpus=rng.choice([1, 2, 4, 8]), runtime_slots={"H100": rng.randint(2, 12),
+                                                                              "A100": rng.randint(3, 18)},
+                                earliest_slot=rng.randint(0, 20), merit=rng.random(), entrypoint="python x.py")
+            first = stubs.requests.SubmitRequest(req.SubmitRequestRequest(idempotency_key=f"k{n}", spec=s), metadata=md)
+        opened = stubs.rounds.OpenRound(rnd.OpenRoundRequest(
+            horizon=common.Horizon(start=Timestamp(seconds=int(T0.timestamp())), slots=48),
+            policy_config=common.PolicyConfig(category_shares={"research": 0.5, "industry": 0.5}),
+            solver=common.SolverParams(time_limit_s=4, workers=1)), metadata=md)
+        updates: list[rnd.RoundProgress] = []
+        runner = threading.Thread(target=lambda: updates.extend(
+            stubs.rounds.RunRound(rnd.RunRoundRequest(round_id=opened.round_id), metadata=md)))
+        runner.start()
+        latencies = []
+        while runner.is_alive():
+            t = time.perf_counter()
+            stubs.requests.GetRequest(req.GetRequestRequest(request_id=first.request_id), metadata=md)
+            latencies.append(time.perf_counter() - t)
+            time.sleep(0.02)
+        runner.join()
+    finally:
+        server.close()
+    assert updates[-1].state == rnd.ROUND_STATE_PROPOSED
+    assert len({round(u.fraction, 2) for u in updates}) >= 5, "progress moved while it solved"
+    assert len(latencies) >= 50
+    assert statistics.quantiles(latencies, n=20)[-1] < 0.1, f"p95 {statistics.quantiles(latencies, n=20)[-1]:.3f}s"
