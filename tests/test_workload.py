@@ -6,7 +6,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def test_largest_bench_builds_quickly() -> None:
     assert elapsed < 30, f"X took {elapsed:.1f} s (target < 10 s on an idle machine)"
 
 
-HORIZON = Horizon(start=datetime(2025, 6, 2), slot_minutes=60, slots=96)
+HORIZON = Horizon(start=datetime(2025, 6, 2, tzinfo=UTC), slot_minutes=60, slots=96)
 
 
 def _clusters(n: int = 6) -> list[Cluster]:
