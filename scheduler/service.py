@@ -17,8 +17,9 @@ A round runs in numbered phases, each logged with its duration:
              If the solve failed, the round goes ``solving -> failed`` and its
              requests return to the pool.
 
-Explanations (reason and counterfactual) are computed on demand from the stored
-problem and the allocations that stand.
+The transactions of the phases live in :mod:`scheduler.phases`; this module
+sequences them and does the waiting.  Explanations (reason and counterfactual) are
+computed on demand from the stored problem and the allocations that stand.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from typing import TypeVar
 
-from scheduler import ledger, rounds
+from scheduler import ledger, phases, rounds
 from scheduler.access import SYSTEM, Principal, require_cluster, require_org
 from scheduler.domain import (
     AllocationRecord,
@@ -65,7 +65,7 @@ from scheduler.store import (
 from solver.explain import counterfactual
 from solver.index import compile_problem
 from solver.params import SolveParams
-from solver.plan import Assignment, Counterfactual, Plan
+from solver.plan import Counterfactual, Plan
 from solver.problem import Horizon, Policy
 
 T = TypeVar("T")
@@ -75,7 +75,6 @@ log = logging.getLogger("allmende.service")
 ACTIVE_ALLOCATION = frozenset({AllocationState.PROPOSED, AllocationState.PINNED})
 STANDING = ACTIVE_ALLOCATION | ledger.STANDING
 FLAGGABLE = STANDING - {AllocationState.STALE}
-ORTOOLS_VERSION = version("ortools")
 DESCRIPTION = ("operator", "country", "gpu_types", "gpus", "power_cap_kw", "pue")
 
 
@@ -208,14 +207,14 @@ class Service:
         seen = self.heartbeats.last_seen
 
         def tx(t: Transaction) -> list[str]:
-            silent = _all(lambda p: t.list_clusters(
+            silent = phases.all_pages(lambda p: t.list_clusters(
                 ClusterQuery(states=frozenset({ClusterState.ACTIVE}), heartbeat_before=cutoff), p))
             gone = [c for c in silent
                     if max(c.last_heartbeat or c.registered_at, seen(c.id) or c.registered_at) < cutoff]
             for c in gone:
                 why = f"no heartbeat since {c.last_heartbeat or 'registration'}"
                 t.update_cluster(c.model_copy(update={"state": ClusterState.STALE}), SYSTEM.change("stale", now, why))
-                for a in _allocations(t, AllocationQuery(cluster=c.id, states=FLAGGABLE)):
+                for a in phases.allocations(t, AllocationQuery(cluster=c.id, states=FLAGGABLE)):
                     if not a.flagged_stale:
                         t.update_allocation(a.model_copy(update={"flagged_stale": True}),
                                             SYSTEM.change("flag_stale", now, f"cluster {c.id} is stale"))
@@ -286,7 +285,7 @@ class Service:
 
     async def get_round(self, who: Principal, round_id: str) -> tuple[RoundRecord, list[AllocationRecord]]:
         def read(r: Reader) -> tuple[RoundRecord, list[AllocationRecord]]:
-            return r.get_round(round_id), _all(lambda p: r.list_allocations(AllocationQuery(round_id=round_id), p))
+            return r.get_round(round_id), phases.allocations(r, AllocationQuery(round_id=round_id))
 
         return await self.store.read_async(read)
 
@@ -301,33 +300,13 @@ class Service:
             return running
         run = RoundRun(round_id)
         t0 = time.monotonic()
-        record = await self.store.write_async(lambda t: self._snapshot(t, who, round_id, reason))
+        record = await self.store.write_async(lambda t: phases.snapshot(t, who, round_id, reason, self.clock()))
         log.info("round %s phase 1 snapshot: %d requests, %d clusters in %.3fs", round_id,
                  len(record.problem.requests) if record.problem else 0,
                  len(record.problem.clusters) if record.problem else 0, time.monotonic() - t0)
         self.runs[round_id] = run
         self._spawn(self._solve_and_persist(run, record, pins=(), previous=None))
         return run
-
-    def _snapshot(self, t: Transaction, who: Principal, round_id: str, reason: str) -> RoundRecord:
-        now = self.clock()
-        stored = t.get_round(round_id)
-        if stored.state not in (RoundState.OPEN, RoundState.FAILED):
-            raise PolicyViolation(f"round {round_id!r} is {stored.state}: only an open or failed round is run "
-                                  "(pin an allocation to re-solve a proposed one)")
-        clusters = _all(lambda p: t.list_clusters(ClusterQuery(states=frozenset({ClusterState.ACTIVE})), p))
-        requests = _all(lambda p: t.list_requests(RequestQuery(states=frozenset({RequestState.SUBMITTED})), p))
-        snap = rounds.build_problem(stored, clusters, requests)
-        taken = {q.id for q in snap.problem.requests}
-        record = t.update_round(stored.model_copy(update={
-            "state": RoundState.SOLVING, "problem": snap.problem, "plan": None, "error": None,
-            "ortools_version": ORTOOLS_VERSION,
-        }), who.change("run", now, reason))
-        joined = SYSTEM.change("join_round", now, f"snapshot of round {round_id}")
-        for r in requests:
-            if r.id in taken:
-                t.update_request(r.model_copy(update={"state": RequestState.IN_ROUND, "round_id": round_id}), joined)
-        return record
 
     async def _solve_and_persist(
         self, run: RoundRun, record: RoundRecord, pins: Sequence[Pinned], previous: RoundRecord | None
@@ -347,61 +326,21 @@ class Service:
                      len(plan.assignments), len(plan.rejected), time.monotonic() - t0)
             run.phase, run.fraction = "persist", 0.95
             t0 = time.monotonic()
-            await self.store.write_async(lambda t: self._persist(t, record.id, plan, pins))
+            await self.store.write_async(lambda t: phases.persist(t, record.id, plan, pins, self.clock()))
             log.info("round %s phase 3 persist in %.3fs", record.id, time.monotonic() - t0)
             run.phase, run.fraction, run.message = "done", 1.0, f"{len(plan.assignments)} assigned"
         except Exception as exc:  # the round must never stay 'solving' because of an error
             log.exception("round %s failed", record.id)
             run.error = f"{type(exc).__name__}: {exc}"
             run.phase, run.message = "failed", run.error
-            await self.store.write_async(lambda t: self._fail(t, record.id, run.error or "", previous))
+            error = run.error
+            await self.store.write_async(lambda t: phases.fail(t, record.id, error, previous, self.clock()))
         finally:
             run.done.set()
 
-    def _persist(self, t: Transaction, round_id: str, plan: Plan, pins: Sequence[Pinned]) -> None:
-        now = self.clock()
-        stored = t.get_round(round_id)
-        by = SYSTEM.change("solved", now, f"{len(plan.assignments)} assigned, {len(plan.rejected)} rejected")
-        pinned = {p.request for p in pins}
-        existing = _all(lambda p: t.list_allocations(AllocationQuery(round_id=round_id), p))
-        held = set()
-        for a in existing:
-            if a.state == AllocationState.PROPOSED:
-                t.update_allocation(a.model_copy(update={"state": AllocationState.SUPERSEDED}), by)
-            elif a.state == AllocationState.PINNED and _pin(a) not in pins:
-                t.update_allocation(a.model_copy(update={"state": AllocationState.REJECTED}), by)  # pin replaced
-            elif a.state == AllocationState.PINNED:
-                held.add(a.request_id)
-        t.add_allocations([_allocation(round_id, x) for x in plan.assignments if x.request not in pinned], by)
-        for x in plan.assignments:
-            if x.request in pinned and x.request not in held:
-                made = t.add_allocations([_allocation(round_id, x)], by)[0]
-                t.update_allocation(made.model_copy(update={"state": AllocationState.PINNED, "pinned": True}), by)
-        t.set_round_progress(round_id, 1.0, "done")
-        t.update_round(stored.model_copy(update={"state": RoundState.PROPOSED, "plan": plan}), by)
-
-    def _fail(self, t: Transaction, round_id: str, error: str, previous: RoundRecord | None) -> None:
-        now = self.clock()
-        stored = t.get_round(round_id)
-        by = SYSTEM.change("solve_failed", now, error)
-        if previous is not None:  # a failed re-solve after a pin: back to the plan the round had
-            t.update_round(stored.model_copy(update={"state": RoundState.PROPOSED, "plan": previous.plan,
-                                                     "error": error}), by)
-            return
-        t.update_round(stored.model_copy(update={"state": RoundState.FAILED, "error": error}), by)
-        for r in _all(lambda p: t.list_requests(RequestQuery(round_id=round_id,
-                                                             states=frozenset({RequestState.IN_ROUND})), p)):
-            t.update_request(r.model_copy(update={"state": RequestState.SUBMITTED, "round_id": None}), by)
-
     async def recover(self) -> list[str]:
         """On start: a round left ``solving`` by a dead server fails (or, mid re-solve, keeps its plan)."""
-        def tx(t: Transaction) -> list[str]:
-            stuck = _all(lambda p: t.list_rounds(RoundQuery(states=frozenset({RoundState.SOLVING})), p))
-            for r in stuck:
-                self._fail(t, r.id, "the service stopped during the solve", r if r.plan is not None else None)
-            return [r.id for r in stuck]
-
-        return await self.store.write_async(tx)
+        return await self.store.write_async(lambda t: phases.recover(t, self.clock()))
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -438,10 +377,10 @@ class Service:
         record, allocations = await self.get_round(who, round_id)
         if record.problem is None or record.plan is None:
             raise PolicyViolation(f"round {round_id!r} has no stored plan to replay ({record.state})")
-        pins = [_pin(a) for a in allocations if a.pinned and a.state in STANDING]
+        pins = [phases.pin_of(a) for a in allocations if a.pinned and a.state in STANDING]
         replayed = await self.runner.solve(record.problem, record.objective, record.params, pins)
         return Replay(round_id, record.plan, replayed, rounds.differences(record.plan, replayed),
-                      record.ortools_version or "", ORTOOLS_VERSION)
+                      record.ortools_version or "", phases.ORTOOLS_VERSION)
 
     # -- review -----------------------------------------------------------------------------------
 
@@ -459,7 +398,7 @@ class Service:
         def tx(t: Transaction) -> RoundRecord:
             stored = t.get_round(round_id)
             by = who.change(verb, now, reason)
-            active = {a.request_id: a for a in _all(lambda p: t.list_allocations(
+            active = {a.request_id: a for a in phases.all_pages(lambda p: t.list_allocations(
                 AllocationQuery(round_id=round_id, states=ACTIVE_ALLOCATION), p))}
             if request_ids and stored.state != RoundState.PROPOSED:
                 raise PolicyViolation(f"round {round_id!r} is {stored.state}: single allocations are reviewed "
@@ -473,8 +412,7 @@ class Service:
             record = t.update_round(stored.model_copy(update={"state": round_to}), by)
             if round_to == RoundState.REJECTED:
                 back = SYSTEM.change("round_rejected", now, f"round {round_id} rejected: {reason}")
-                for r in _all(lambda p: t.list_requests(RequestQuery(
-                        round_id=round_id, states=frozenset({RequestState.IN_ROUND})), p)):
+                for r in phases.in_round(t, round_id):
                     t.update_request(r.model_copy(update={"state": RequestState.SUBMITTED, "round_id": None}), back)
             return record
 
@@ -485,8 +423,8 @@ class Service:
         record, allocations = await self.get_round(who, round_id)
         if record.state != RoundState.PROPOSED or record.problem is None:
             raise PolicyViolation(f"round {round_id!r} is {record.state}: pins are set while it is proposed")
-        held = [_pin(a) for a in allocations if a.state == AllocationState.PINNED and a.request_id != pin.request]
-        pins = [*held, pin]
+        held = [a for a in allocations if a.state == AllocationState.PINNED and a.request_id != pin.request]
+        pins = [*map(phases.pin_of, held), pin]
         await asyncio.to_thread(place_pins, compile_problem(record.problem), pins)  # refuses a pin breaking a rule
         now = self.clock()
 
@@ -509,11 +447,10 @@ class Service:
             stored = t.get_round(round_id)
             record = t.update_round(stored.model_copy(update={"state": RoundState.PUBLISHED}),
                                     who.change("publish", now, reason))
-            granted = {a.request_id for a in _all(lambda p: t.list_allocations(
+            granted = {a.request_id for a in phases.all_pages(lambda p: t.list_allocations(
                 AllocationQuery(round_id=round_id, states=frozenset({AllocationState.APPROVED})), p))}
             by = SYSTEM.change("published", now, f"round {round_id}")
-            for r in _all(lambda p: t.list_requests(RequestQuery(
-                    round_id=round_id, states=frozenset({RequestState.IN_ROUND})), p)):
+            for r in phases.in_round(t, round_id):
                 state = RequestState.ALLOCATED if r.id in granted else RequestState.REJECTED
                 t.update_request(r.model_copy(update={"state": state}), by)
             return record
@@ -552,21 +489,6 @@ class Service:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _all(fetch: Callable[[PageRequest], Page[T]]) -> list[T]:
-    out: list[T] = []
-    cursor: str | None = None
-    while True:
-        page = fetch(PageRequest(limit=1000, cursor=cursor))
-        out += page.items
-        if page.next_cursor is None:
-            return out
-        cursor = page.next_cursor
-
-
-def _allocations(r: Reader, query: AllocationQuery) -> list[AllocationRecord]:
-    return _all(lambda p: r.list_allocations(query, p))
-
-
 def _check_inventory(cluster: ClusterRecord, inventory: Inventory) -> None:
     for g in sorted(set(inventory.gpus) - set(cluster.gpu_types)):
         raise InvalidInput(f"inventory.gpus[{g}]", f"cluster {cluster.id} registered no {g} GPUs")
@@ -575,18 +497,8 @@ def _check_inventory(cluster: ClusterRecord, inventory: Inventory) -> None:
             raise InvalidInput(f"inventory.withdrawn[{i}].gpu_type", f"cluster {cluster.id} has no {w.gpu_type}")
 
 
-def _allocation(round_id: str, a: Assignment) -> AllocationRecord:
-    return AllocationRecord(id=new_id("alloc"), round_id=round_id, request_id=a.request, cluster=a.cluster,
-                            gpu_type=a.gpu_type, start_slot=a.start_slot, end_slot=a.end_slot,
-                            energy_kwh=a.energy_kwh, co2_kg=a.co2_kg)
-
-
-def _pin(a: AllocationRecord) -> Pinned:
-    return Pinned(a.request_id, a.cluster, a.gpu_type, a.start_slot)
-
-
 def _entry(r: Reader, record: RoundRecord) -> ledger.LedgerEntry:
-    allocations = _all(lambda p: r.list_allocations(AllocationQuery(round_id=record.id), p))
+    allocations = phases.all_pages(lambda p: r.list_allocations(AllocationQuery(round_id=record.id), p))
     ids: Iterable[str] = [q.id for q in record.problem.requests] if record.problem else []
     return ledger.entry(record, allocations, {i: r.get_request(i) for i in ids})
 

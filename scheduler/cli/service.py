@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scheduler.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from scheduler.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, tables
 
 console = Console()
 err = Console(stderr=True)
@@ -257,7 +257,7 @@ def _cluster_register(remote: Any, args: argparse.Namespace) -> int:
                                      gpus=pools, pue=args.pue)
     if args.power_cap_kw is not None:
         msg.power_cap_kw = args.power_cap_kw
-    _clusters([remote.call(remote.inventory.RegisterCluster, msg)])
+    tables.clusters([remote.call(remote.inventory.RegisterCluster, msg)])
     return EXIT_OK
 
 
@@ -291,7 +291,7 @@ def _cluster_report(remote: Any, args: argparse.Namespace) -> int:
 
     answer = remote.call(remote.inventory.ReportInventory, stream())
     err.print(f"{answer.reports} report(s) accepted")
-    _clusters([answer.cluster])
+    tables.clusters([answer.cluster])
     return EXIT_OK
 
 
@@ -305,30 +305,17 @@ def _cluster_list(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 
     state = f"CLUSTER_STATE_{args.state.upper()}" if args.state else "CLUSTER_STATE_UNSPECIFIED"
-    found = _pages(lambda token: remote.call(remote.inventory.ListClusters, inv.ListClustersRequest(
+    found = tables.pages(lambda token: remote.call(remote.inventory.ListClusters, inv.ListClustersRequest(
         state=state, page={"page_token": token, "page_size": 500})), "clusters")
-    _clusters(found)
+    tables.clusters(found)
     return EXIT_OK
 
 
 def _cluster_show(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 
-    _clusters([remote.call(remote.inventory.GetCluster, inv.GetClusterRequest(cluster_id=args.cluster_id))])
+    tables.clusters([remote.call(remote.inventory.GetCluster, inv.GetClusterRequest(cluster_id=args.cluster_id))])
     return EXIT_OK
-
-
-def _clusters(clusters: list[Any]) -> None:
-    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
-
-    table = Table("cluster", "state", "country", "operator", "GPUs", "power cap kW", "PUE", "last heartbeat")
-    for c in clusters:
-        gpus = ", ".join(f"{p.count}×{p.gpu_type}" for p in c.gpus)
-        beat = c.last_heartbeat.ToJsonString() if c.HasField("last_heartbeat") else "-"
-        cap = f"{c.power_cap_kw:g}" if c.HasField("power_cap_kw") else "-"
-        table.add_row(c.cluster_id, _state(inv.ClusterState.Name(c.state)), c.country, c.operator, gpus, cap,
-                      f"{c.pue:g}", beat)
-    console.print(table)
 
 
 # -- requests -----------------------------------------------------------------------------------------
@@ -340,7 +327,7 @@ def _request_submit(remote: Any, args: argparse.Namespace) -> int:
 
     made = [remote.call(remote.requests.SubmitRequest, req.SubmitRequestRequest(idempotency_key=key, spec=spec))
             for key, spec in load_specs(args.file)]
-    _requests(made)
+    tables.requests(made)
     return EXIT_OK
 
 
@@ -348,10 +335,10 @@ def _request_list(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 
     state = f"REQUEST_STATE_{args.state.upper()}" if args.state else "REQUEST_STATE_UNSPECIFIED"
-    found = _pages(lambda token: remote.call(remote.requests.ListRequests, req.ListRequestsRequest(
+    found = tables.pages(lambda token: remote.call(remote.requests.ListRequests, req.ListRequestsRequest(
         org=args.org or "", state=state, round_id=args.round_id or "",
         page={"page_token": token, "page_size": 500})), "requests")
-    _requests(found)
+    tables.requests(found)
     return EXIT_OK
 
 
@@ -361,7 +348,7 @@ def _request_show(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 
     found = remote.call(remote.requests.GetRequest, req.GetRequestRequest(request_id=args.request_id))
-    _requests([found])
+    tables.requests([found])
     console.print_json(json_format.MessageToJson(found.spec))
     return EXIT_OK
 
@@ -374,7 +361,7 @@ def _request_amend(remote: Any, args: argparse.Namespace) -> int:
     if len(specs) != 1:
         raise CliError(f"{args.file}: an amendment is one request, found {len(specs)}", 2)
     msg = req.AmendRequestRequest(request_id=args.request_id, spec=specs[0][1], reason=args.reason)
-    _requests([remote.call(remote.requests.AmendRequest, msg)])
+    tables.requests([remote.call(remote.requests.AmendRequest, msg)])
     return EXIT_OK
 
 
@@ -382,20 +369,8 @@ def _request_withdraw(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 
     msg = req.WithdrawRequestRequest(request_id=args.request_id, reason=args.reason)
-    _requests([remote.call(remote.requests.WithdrawRequest, msg)])
+    tables.requests([remote.call(remote.requests.WithdrawRequest, msg)])
     return EXIT_OK
-
-
-def _requests(found: list[Any]) -> None:
-    from scheduler.api.gen.allmende.v1 import requests_pb2 as req
-
-    table = Table("request", "state", "org", "category", "title", "GPUs", "runtime slots", "round")
-    for r in found:
-        s = r.spec
-        runtime = ", ".join(f"{k}:{v}" for k, v in sorted(s.runtime_slots.items()))
-        table.add_row(r.request_id, _state(req.RequestState.Name(r.state)), s.org, s.category, s.title,
-                      str(s.gpus), runtime, r.round_id or "-")
-    console.print(table)
 
 
 # -- rounds -------------------------------------------------------------------------------------------
@@ -421,7 +396,7 @@ def _round_open(remote: Any, args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         msg.solver.CopyFrom(common.SolverParams(time_limit_s=args.time_limit, workers=1, seed=args.seed,
                                                 deterministic=True))
-    _rounds([remote.call(remote.rounds.OpenRound, msg)])
+    tables.rounds([remote.call(remote.rounds.OpenRound, msg)])
     return EXIT_OK
 
 
@@ -453,34 +428,19 @@ def _round_show(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 
     found = remote.call(remote.rounds.GetRound, rnd.GetRoundRequest(round_id=args.round_id))
-    _rounds([found])
+    tables.rounds([found])
     if found.state in (rnd.ROUND_STATE_OPEN, rnd.ROUND_STATE_SOLVING, rnd.ROUND_STATE_FAILED):
         return EXIT_OK
-    plan = remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id))
-    table = Table("request", "state", "cluster", "GPU type", "slots", "energy kWh", "CO2 kg", title="allocations")
-    for a in plan.assignments:
-        table.add_row(a.request_id, _state(rnd.AllocationState.Name(a.state)) + (" ⚠ stale" if a.flagged_stale else ""),
-                      a.cluster_id, a.gpu_type, f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}",
-                      f"{a.co2_kg:.1f}")
-    console.print(table)
-    if plan.rejections:
-        table = Table("request", "reason", "detail", title="rejected")
-        for r in plan.rejections:
-            table.add_row(r.request_id, r.reason, r.detail)
-        console.print(table)
-    m = plan.metrics
-    console.print(f"GPU-hours {m.gpu_hours:.1f} · energy {m.energy_mwh:.3f} MWh · CO2 {m.co2_t:.3f} t · "
-                  f"min attainment {m.min_attainment:.3f} · Jain {m.jain:.3f} · solver {plan.solver.status} "
-                  f"in {plan.solver.wall_seconds:.2f}s")
+    tables.plan(remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id)))
     return EXIT_OK
 
 
 def _round_list(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 
-    found = _pages(lambda token: remote.call(remote.rounds.ListRounds, rnd.ListRoundsRequest(
+    found = tables.pages(lambda token: remote.call(remote.rounds.ListRounds, rnd.ListRoundsRequest(
         page={"page_token": token, "page_size": 500})), "rounds")
-    _rounds(found)
+    tables.rounds(found)
     return EXIT_OK
 
 
@@ -499,21 +459,6 @@ def _round_explain(remote: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rounds(found: list[Any]) -> None:
-    from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
-
-    table = Table("round", "state", "policy", "start", "slots", "requests", "clusters", "progress", "flagged")
-    for r in found:
-        progress = f"{r.progress.phase} {r.progress.fraction:.0%}".strip() if r.progress.phase else "-"
-        table.add_row(r.round_id, _state(rnd.RoundState.Name(r.state)), _state(rnd.Policy.Name(r.policy)),
-                      r.horizon.start.ToJsonString(), str(r.horizon.slots), str(r.requests), str(r.clusters),
-                      progress, ", ".join(r.flagged_requests) or "-")
-    console.print(table)
-    for r in found:
-        if r.error:
-            err.print(f"[yellow]{r.round_id}:[/yellow] {r.error}")
-
-
 # -- review, ledger, audit, replay --------------------------------------------------------------------
 
 
@@ -521,7 +466,7 @@ def _review_approve(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 
     msg = rev.ApproveRequest(round_id=args.round_id, request_ids=args.request_ids, reason=args.reason)
-    _rounds([remote.call(remote.review.Approve, msg)])
+    tables.rounds([remote.call(remote.review.Approve, msg)])
     return EXIT_OK
 
 
@@ -529,7 +474,7 @@ def _review_reject(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 
     msg = rev.RejectRequest(round_id=args.round_id, request_ids=args.request_ids, reason=args.reason)
-    _rounds([remote.call(remote.review.Reject, msg)])
+    tables.rounds([remote.call(remote.review.Reject, msg)])
     return EXIT_OK
 
 
@@ -546,7 +491,7 @@ def _review_pin(remote: Any, args: argparse.Namespace) -> int:
 def _publish(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 
-    _rounds([remote.call(remote.review.Publish, rev.PublishRequest(round_id=args.round_id, reason=args.reason))])
+    tables.rounds([remote.call(remote.review.Publish, rev.PublishRequest(round_id=args.round_id, reason=args.reason))])
     return EXIT_OK
 
 
@@ -554,43 +499,20 @@ def _ledger(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import ledger_pb2 as led
 
     if args.round_id is None:
-        entries = _pages(lambda token: remote.call(remote.ledger.ListPublishedRounds, led.ListPublishedRoundsRequest(
-            page={"page_token": token, "page_size": 500})), "entries")
-        table = Table("round", "published", "slots", "GPU-hours", "energy MWh", "CO2 t", "min attainment", "rejected")
-        for e in entries:
-            hours = sum(s.gpu_hours for s in e.by_category.values())
-            table.add_row(e.round_id, e.published_at.ToJsonString(), str(e.horizon.slots), f"{hours:.1f}",
-                          f"{e.energy_mwh:.3f}", f"{e.co2_t:.3f}", f"{e.min_attainment:.3f}",
-                          str(sum(e.rejections_by_reason.values())))
-        console.print(table)
+        tables.published(tables.pages(lambda token: remote.call(
+            remote.ledger.ListPublishedRounds, led.ListPublishedRoundsRequest(page={"page_token": token,
+                                                                                "page_size": 500})), "entries"))
         return EXIT_OK
-    e = remote.call(remote.ledger.GetLedgerEntry, led.GetLedgerEntryRequest(round_id=args.round_id))
-    table = Table("request", "title", "org", "category", "cluster", "GPUs", "slots", "energy kWh", "CO2 kg",
-                  title=f"round {e.round_id}, published {e.published_at.ToJsonString()}")
-    for a in e.allocations:
-        table.add_row(a.request_id, a.title, a.org, a.category, a.cluster_id, f"{a.gpus}×{a.gpu_type}",
-                      f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
-    console.print(table)
-    for name, shares in (("category", e.by_category), ("organisation", e.by_org)):
-        table = Table(name, "GPU-hours", "share", "requests", "allocated", title=f"shares by {name}")
-        for key, s in sorted(shares.items()):
-            table.add_row(key, f"{s.gpu_hours:.1f}", f"{s.share:.1%}", str(s.requests), str(s.allocated))
-        console.print(table)
-    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(e.rejections_by_reason.items())) or "none"
-    console.print(f"energy {e.energy_mwh:.3f} MWh · CO2 {e.co2_t:.3f} t · rejections: {reasons}")
+    tables.ledger_entry(remote.call(remote.ledger.GetLedgerEntry, led.GetLedgerEntryRequest(round_id=args.round_id)))
     return EXIT_OK
 
 
 def _audit(remote: Any, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 
-    found = _pages(lambda token: remote.call(remote.review.ListAuditEvents, rev.ListAuditEventsRequest(
+    found = tables.pages(lambda token: remote.call(remote.review.ListAuditEvents, rev.ListAuditEventsRequest(
         subject_id=args.subject or "", page={"page_token": token, "page_size": 500})), "events", limit=args.limit)
-    table = Table("#", "when", "who", "role", "action", "subject", "change", "reason")
-    for e in found:
-        table.add_row(str(e.seq), e.at.ToJsonString(), e.actor, e.role, e.action,
-                      f"{e.subject_kind}/{e.subject_id}", e.detail_json, e.reason)
-    console.print(table)
+    tables.audit(found)
     return EXIT_OK
 
 
@@ -614,19 +536,3 @@ def _replay(remote: Any, args: argparse.Namespace) -> int:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def _pages(fetch: Callable[[str], Any], field: str, limit: int | None = None) -> list[Any]:
-    out: list[Any] = []
-    token = ""
-    while True:
-        page = fetch(token)
-        out.extend(getattr(page, field))
-        token = page.next_page_token
-        if not token or (limit is not None and len(out) >= limit):
-            return out[:limit] if limit is not None else out
-
-
-def _state(name: str) -> str:
-    """``ROUND_STATE_PROPOSED`` as ``proposed``."""
-    for prefix in ("CLUSTER_STATE_", "REQUEST_STATE_", "ROUND_STATE_", "ALLOCATION_STATE_", "POLICY_"):
-        name = name.removeprefix(prefix)
-    return name.lower()

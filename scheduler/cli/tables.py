@@ -1,0 +1,124 @@
+"""Rich tables for the service commands: one renderer per kind of record, fed with proto messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+def clusters(clusters: list[Any]) -> None:
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+
+    table = Table("cluster", "state", "country", "operator", "GPUs", "power cap kW", "PUE", "last heartbeat")
+    for c in clusters:
+        gpus = ", ".join(f"{p.count}×{p.gpu_type}" for p in c.gpus)
+        beat = c.last_heartbeat.ToJsonString() if c.HasField("last_heartbeat") else "-"
+        cap = f"{c.power_cap_kw:g}" if c.HasField("power_cap_kw") else "-"
+        table.add_row(c.cluster_id, state(inv.ClusterState.Name(c.state)), c.country, c.operator, gpus, cap,
+                      f"{c.pue:g}", beat)
+    console.print(table)
+
+
+def requests(found: list[Any]) -> None:
+    from scheduler.api.gen.allmende.v1 import requests_pb2 as req
+
+    table = Table("request", "state", "org", "category", "title", "GPUs", "runtime slots", "round")
+    for r in found:
+        s = r.spec
+        runtime = ", ".join(f"{k}:{v}" for k, v in sorted(s.runtime_slots.items()))
+        table.add_row(r.request_id, state(req.RequestState.Name(r.state)), s.org, s.category, s.title,
+                      str(s.gpus), runtime, r.round_id or "-")
+    console.print(table)
+
+
+def rounds(found: list[Any]) -> None:
+    from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
+
+    table = Table("round", "state", "policy", "start", "slots", "requests", "clusters", "progress", "flagged")
+    for r in found:
+        progress = f"{r.progress.phase} {r.progress.fraction:.0%}".strip() if r.progress.phase else "-"
+        table.add_row(r.round_id, state(rnd.RoundState.Name(r.state)), state(rnd.Policy.Name(r.policy)),
+                      r.horizon.start.ToJsonString(), str(r.horizon.slots), str(r.requests), str(r.clusters),
+                      progress, ", ".join(r.flagged_requests) or "-")
+    console.print(table)
+    for r in found:
+        if r.error:
+            err.print(f"[yellow]{r.round_id}:[/yellow] {r.error}")
+
+
+def pages(fetch: Callable[[str], Any], field: str, limit: int | None = None) -> list[Any]:
+    out: list[Any] = []
+    token = ""
+    while True:
+        page = fetch(token)
+        out.extend(getattr(page, field))
+        token = page.next_page_token
+        if not token or (limit is not None and len(out) >= limit):
+            return out[:limit] if limit is not None else out
+
+
+def state(name: str) -> str:
+    """``ROUND_STATE_PROPOSED`` as ``proposed``."""
+    for prefix in ("CLUSTER_STATE_", "REQUEST_STATE_", "ROUND_STATE_", "ALLOCATION_STATE_", "POLICY_"):
+        name = name.removeprefix(prefix)
+    return name.lower()
+
+
+def plan(plan: Any) -> None:
+    from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
+
+    table = Table("request", "state", "cluster", "GPU type", "slots", "energy kWh", "CO2 kg", title="allocations")
+    for a in plan.assignments:
+        flag = " ⚠ stale" if a.flagged_stale else ""
+        table.add_row(a.request_id, state(rnd.AllocationState.Name(a.state)) + flag, a.cluster_id, a.gpu_type,
+                      f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
+    console.print(table)
+    if plan.rejections:
+        table = Table("request", "reason", "detail", title="rejected")
+        for r in plan.rejections:
+            table.add_row(r.request_id, r.reason, r.detail)
+        console.print(table)
+    m = plan.metrics
+    console.print(f"GPU-hours {m.gpu_hours:.1f} · energy {m.energy_mwh:.3f} MWh · CO2 {m.co2_t:.3f} t · "
+                  f"min attainment {m.min_attainment:.3f} · Jain {m.jain:.3f} · solver {plan.solver.status} "
+                  f"in {plan.solver.wall_seconds:.2f}s")
+
+
+def published(entries: list[Any]) -> None:
+    table = Table("round", "published", "slots", "GPU-hours", "energy MWh", "CO2 t", "min attainment", "rejected")
+    for e in entries:
+        hours = sum(s.gpu_hours for s in e.by_category.values())
+        table.add_row(e.round_id, e.published_at.ToJsonString(), str(e.horizon.slots), f"{hours:.1f}",
+                      f"{e.energy_mwh:.3f}", f"{e.co2_t:.3f}", f"{e.min_attainment:.3f}",
+                      str(sum(e.rejections_by_reason.values())))
+    console.print(table)
+
+
+def ledger_entry(e: Any) -> None:
+    table = Table("request", "title", "org", "category", "cluster", "GPUs", "slots", "energy kWh", "CO2 kg",
+                  title=f"round {e.round_id}, published {e.published_at.ToJsonString()}")
+    for a in e.allocations:
+        table.add_row(a.request_id, a.title, a.org, a.category, a.cluster_id, f"{a.gpus}×{a.gpu_type}",
+                      f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
+    console.print(table)
+    for name, shares in (("category", e.by_category), ("organisation", e.by_org)):
+        table = Table(name, "GPU-hours", "share", "requests", "allocated", title=f"shares by {name}")
+        for key, s in sorted(shares.items()):
+            table.add_row(key, f"{s.gpu_hours:.1f}", f"{s.share:.1%}", str(s.requests), str(s.allocated))
+        console.print(table)
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(e.rejections_by_reason.items())) or "none"
+    console.print(f"energy {e.energy_mwh:.3f} MWh · CO2 {e.co2_t:.3f} t · rejections: {reasons}")
+
+
+def audit(events: list[Any]) -> None:
+    table = Table("#", "when", "who", "role", "action", "subject", "change", "reason")
+    for e in events:
+        table.add_row(str(e.seq), e.at.ToJsonString(), e.actor, e.role, e.action,
+                      f"{e.subject_kind}/{e.subject_id}", e.detail_json, e.reason)
+    console.print(table)
