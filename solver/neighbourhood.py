@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solver.bound import Relaxation
+from solver.exchange import binding, energy_exchange
 from solver.ledger import Ledger, Placement
 from solver.model import Candidate, NeighbourhoodModel
 from solver.params import SolveParams
@@ -25,6 +26,8 @@ from solver.policies import Context, Policy
 
 MAX_CANDIDATES = 240
 MAX_NEW = 160
+KINDS = 4
+EXCHANGE_FRACTIONS = (0.02, 0.05, 0.1)  # of the energy budget, freed by one exchange
 WHOLE_LIMIT = 600  # up to this many requests, the first neighbourhood is the whole problem
 
 
@@ -35,9 +38,10 @@ class Region:
     end: int
 
 
-def regions(ctx: Context, kind: int) -> list[Region]:
+def regions(ctx: Context, kind: int, rng: random.Random) -> list[Region]:
     """Kind 0: one cluster × a window of up to 96 slots; 1: one cluster × the horizon;
-    2: two clusters of the same country (or neighbours in id order) × a window."""
+    2: two clusters of the same country (or neighbours in id order) × a window;
+    3: random groups of three clusters × a window, so jobs can move between countries."""
     idx = ctx.index
     n = len(idx.cluster_ids)
     width = idx.slots if kind == 1 else min(idx.slots, 96)
@@ -47,6 +51,10 @@ def regions(ctx: Context, kind: int) -> list[Region]:
         same = idx.countries
         groups: list[tuple[int, ...]] = [(c, d) for c in range(n) for d in range(c + 1, n) if same[c] == same[d]]
         groups = groups or [(c, (c + 1) % n) for c in range(n)]
+    elif kind == 3 and n > 2:
+        shuffled = list(range(n))
+        rng.shuffle(shuffled)
+        groups = [tuple(sorted(shuffled[i : i + 3])) for i in range(0, n - 2, 3)]
     else:
         groups = [(c,) for c in range(n)]
     return [Region(g, a, min(idx.slots, a + width)) for g in groups for a in starts]
@@ -66,7 +74,8 @@ def improve(
     A problem of up to WHOLE_LIMIT requests is first solved whole, with the plan as
     hint, for most of the time.  Then rounds cycle through the three kinds of region; after a round that found
     nothing, candidates are drawn with growing random jitter on their LP worth, and
-    three fruitless rounds in a row end the search early.
+    three fruitless rounds in a row end the search early.  Each round starts with
+    energy exchanges (``solver.exchange``) while the energy budget binds.
     """
     idx = ctx.index
     rng = random.Random(params.seed)
@@ -82,10 +91,14 @@ def improve(
         score = new_score if new_score is not None and new_score > score else score
         steps += 1
     while fruitless < 3:
-        todo = regions(ctx, rnd % 3)
+        todo = regions(ctx, rnd % KINDS, rng)
         rng.shuffle(todo)
         jitter = 0.0 if fruitless == 0 else min(1.0, 0.25 * fruitless)
         improved = False
+        if binding(ctx, ledger) and deadline - clock() > 1.0:
+            for fraction in EXCHANGE_FRACTIONS:
+                if energy_exchange(ctx, policy, ledger, fraction):
+                    score, improved = policy.score(ctx, ledger), True
         for region in todo:
             left = deadline - clock()
             if left < 0.2 or (params.max_neighbourhoods is not None and steps >= params.max_neighbourhoods):
