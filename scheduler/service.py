@@ -347,11 +347,6 @@ class Service:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def wait_idle(self) -> None:
-        """Wait for background solves to finish (tests, graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     # -- plans, explanations, replays -------------------------------------------------------------
 
     async def explain(self, who: Principal, round_id: str, request_id: str) -> Explanation:

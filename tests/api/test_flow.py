@@ -24,9 +24,23 @@ SPECS = {
 }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[InProcessServer]:
-    s = InProcessServer()
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("memory", id="memory store"),
+        pytest.param("sqlite", id="SQLite"),
+        pytest.param("postgres", id="PostgreSQL", marks=pytest.mark.postgres),
+    ],
+)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    """The same story on each store: the fake, embedded SQLite and a real PostgreSQL."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_module_url")
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('flow') / 'flow.db'}"
+    else:
+        url = "memory://"
+    s = InProcessServer(url)
     yield s
     s.close()
 
