@@ -2,6 +2,9 @@
 
 What runs, in one go:
 
+0. The baseline: the same RPC with the same messages on a bare grpc.aio server whose handler
+   answers at once (no auth, no validation, no store), so the cost of gRPC itself on this
+   machine is measured in the same run.
 1. For each database (SQLite file, then PostgreSQL started from the machine's binaries by the
    test fixture's starter), a real server in its own process (``allmende serve``), fed by
    1, 8 and 64 concurrent gRPC clients in this process, each submitting requests back to
@@ -95,12 +98,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str) -> Iterator[tuple[str, int]]:
-    """``allmende serve`` on ``url``; yields its address and pid, stops it with SIGTERM."""
+def server(url: str | None) -> Iterator[tuple[str, int]]:
+    """``allmende serve`` on ``url`` (None: the no-op baseline server); yields its address and pid."""
     port = free_port()
     env = {**os.environ, "ALLMENDE_SOLVER_EXECUTOR": "thread", "ALLMENDE_STALENESS_CHECK_S": "60"}
-    proc = subprocess.Popen([ALLMENDE, "serve", "--db", url, "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = ([ALLMENDE, "serve", "--db", url, "--port", str(port)] if url else
+           [sys.executable, "-m", "bench.service_bench", "--noop-server", str(port)])
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     address = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(address) as channel:
@@ -150,10 +154,26 @@ def quantile(xs: list[float], q: float) -> float:
     return ys[min(len(ys) - 1, int(q * len(ys)))] if ys else float("nan")
 
 
-def submissions(database: str, url: str, seconds: float) -> list[Row]:
-    store = open_store(url)
-    token = store.write(lambda t: t.create_token(Role.APPLICANT, by=by(Role.SYSTEM), org="bench-org")).bearer
-    store.close()
+async def noop_server(port: int) -> None:
+    """The baseline: the same RPC and messages on grpc.aio, answered at once, with no auth and no store."""
+
+    class NoOp(req_grpc.RequestServiceServicer):
+        async def SubmitRequest(self, request: req.SubmitRequestRequest, context: object) -> req.AllocationRequest:
+            return req.AllocationRequest(request_id="noop", spec=request.spec, idempotency_key=request.idempotency_key)
+
+    server = grpc.aio.server()
+    req_grpc.add_RequestServiceServicer_to_server(NoOp(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def submissions(database: str, url: str | None, seconds: float) -> list[Row]:
+    token = "none"
+    if url is not None:
+        store = open_store(url)
+        token = store.write(lambda t: t.create_token(Role.APPLICANT, by=by(Role.SYSTEM), org="bench-org")).bearer
+        store.close()
     rows = []
     with server(url) as (address, pid):
         asyncio.run(submit_load(address, token, 8, 1.0, "warmup"))  # connections, caches, first pages
@@ -257,7 +277,7 @@ def postgres() -> Iterator[str | None]:
 
 
 def render(rows: list[Row], beats: Heartbeats | None, markdown: bool) -> None:
-    head = ("database", "clients", "durable submissions/s", "p50 ms", "p99 ms", "server CPU")
+    head = ("database", "clients", "submissions/s", "p50 ms", "p99 ms", "server CPU")
     cells = [(r.database, str(r.clients), f"{r.per_s:,.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}", f"{r.cpu:.0%}")
              for r in rows]
     beat_head = ("clusters", "heartbeat every", "sent / confirmed", "steady window", "server CPU, steady",
@@ -274,7 +294,8 @@ def render(rows: list[Row], beats: Heartbeats | None, markdown: bool) -> None:
                     print("| " + " | ".join(row) + " |")
                 print()
         return
-    for title, header, body in (("SubmitRequest, each answered after COMMIT", head, cells),
+    for title, header, body in (("SubmitRequest, each answered after COMMIT (the baseline stores nothing)", head,
+                                 cells),
                                 ("heartbeats on ReportInventory streams (SQLite); CPU as a share of one core",
                                  beat_head, beat_cells)):
         if body:
@@ -292,8 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-heartbeats", action="store_true")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables for docs/benchmarks.md")
+    parser.add_argument("--noop-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    rows: list[Row] = []
+    if args.noop_server:
+        asyncio.run(noop_server(args.noop_server))
+        return 0
+    rows = submissions("baseline: no-op grpc.aio handler", None, args.seconds)
     with tempfile.TemporaryDirectory(prefix="allmende-bench-") as tmp:
         console.print(f"SQLite in {tmp}", style="dim")
         rows += submissions("SQLite (WAL, synchronous=FULL)", f"sqlite:///{tmp}/submit.db", args.seconds)
