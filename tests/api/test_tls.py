@@ -9,6 +9,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+
+pytest.importorskip("cryptography", reason="certificates are made with cryptography (installed with the k8s extra)")
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
