@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from scheduler.domain import Change, Role, TokenRecord
+from scheduler.domain import Change, RequestSpec, Role, TokenRecord
 from scheduler.errors import PermissionDenied
 
 
@@ -53,3 +53,10 @@ def require_cluster(who: Principal, cluster: str, action: str) -> None:
     """Cluster agents act only for their own cluster; other roles pass."""
     if who.role is Role.CLUSTER_AGENT and who.cluster != cluster:
         raise PermissionDenied(f"the agent of cluster {who.cluster!r} may not {action} cluster {cluster!r}")
+
+
+def require_merit_unset(who: Principal, spec: RequestSpec, action: str, current: float | None = None) -> None:
+    """Merit is the peer-review score: operators set it, an applicant may not score its own request."""
+    if who.is_applicant and "merit" in spec.model_fields_set and spec.merit != current:
+        raise PermissionDenied(f"an applicant may not {action} a merit score; merit comes from peer review "
+                               "and is set by an operator")

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from scheduler import ledger, phases, rounds
-from scheduler.access import SYSTEM, Principal, require_cluster, require_org
+from scheduler.access import SYSTEM, Principal, require_cluster, require_merit_unset, require_org
 from scheduler.domain import (
     AllocationRecord,
     AuditEntry,
@@ -230,6 +230,7 @@ class Service:
 
     async def submit(self, who: Principal, spec: RequestSpec) -> RequestRecord:
         require_org(who, spec.org, "submit")
+        require_merit_unset(who, spec, "submit")
         return await self.store.submit_request_async(spec, id=new_id("req"), by=who.change("submit", self.clock()))
 
     async def get_request(self, who: Principal, request_id: str) -> RequestRecord:
@@ -255,7 +256,9 @@ class Service:
             if stored.state != RequestState.SUBMITTED:
                 raise PolicyViolation(f"request {request_id!r} is {stored.state}: it can be amended only until it "
                                       "enters a round")
-            content = spec.model_dump(exclude={"org", "idempotency_key"})
+            require_merit_unset(who, spec, "amend", stored.merit)
+            keep = {"org", "idempotency_key"} | ({"merit"} if who.is_applicant else set())
+            content = spec.model_dump(exclude=keep)
             return t.update_request(RequestRecord.model_validate({**stored.model_dump(), **content}),
                                     who.change("amend", now, reason))
 

@@ -166,3 +166,27 @@ def test_bad_credentials_are_unauthenticated_even_for_public_rpcs(server: InProc
     call = lambda: stubs.ledger.ListPublishedRounds(led.ListPublishedRoundsRequest(),  # noqa: E731
                                                     metadata=[("authorization", header)])
     assert code_of(call) == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_merit_comes_from_peer_review_not_from_the_applicant(server: InProcessServer) -> None:
+    stubs = server.stubs()
+    applicant, operator = server.token(Role.APPLICANT, org="org-m"), server.token(Role.OPERATOR)
+    spec = req.RequestSpec(title="t", org="org-m", category="research", gpus=1, runtime_slots={"H100": 1},
+                           entrypoint="python run.py", merit=1.0)
+    self_scored = lambda: stubs.requests.SubmitRequest(  # noqa: E731
+        req.SubmitRequestRequest(idempotency_key="self-scored", spec=spec), metadata=auth(applicant))
+    assert code_of(self_scored) == grpc.StatusCode.PERMISSION_DENIED
+    made = _submit(server, applicant, "org-m", "unscored")
+    scored = stubs.requests.AmendRequest(req.AmendRequestRequest(
+        request_id=made.request_id, spec=spec, reason="panel score"), metadata=auth(operator))
+    assert scored.spec.merit == 1.0
+    raise_own = req.RequestSpec()
+    raise_own.CopyFrom(scored.spec)
+    raise_own.title = "t2"
+    kept = stubs.requests.AmendRequest(req.AmendRequestRequest(
+        request_id=made.request_id, spec=raise_own, reason="new title"), metadata=auth(applicant))
+    assert kept.spec.merit == 1.0 and kept.spec.title == "t2"
+    raise_own.merit = 0.2
+    lowered = lambda: stubs.requests.AmendRequest(req.AmendRequestRequest(  # noqa: E731
+        request_id=made.request_id, spec=raise_own, reason="mine"), metadata=auth(applicant))
+    assert code_of(lowered) == grpc.StatusCode.PERMISSION_DENIED
