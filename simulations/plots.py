@@ -49,6 +49,7 @@ def attainment_over_time(runs: dict[str, RunResult]) -> bytes:
             ax.plot([r.round + 1 for r in run.rounds], ys, STYLES[n % 4], color=f"C{j}", marker=".", label=label)
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set(xlabel="round", ylabel="attainment of fair share", title="Attainment by category over time")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # rounds are whole numbers
     ax.legend(fontsize=7, ncol=2)
     return _png(fig)
 
