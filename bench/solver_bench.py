@@ -107,9 +107,10 @@ def machine() -> str:
 
 
 def update_markdown(path: Path, text: str) -> None:
+    """Replace the table part of the solver section; a '### ' subsection after it (the reading) stays."""
     doc = path.read_text(encoding="utf-8")
     start = doc.index("## Solver")
-    end = doc.index("\n## ", start + 1)
+    end = min(i for i in (doc.find("\n### ", start), doc.find("\n## ", start + 1)) if i >= 0)
     path.write_text(doc[:start] + text.rstrip() + "\n" + doc[end:], encoding="utf-8")
 
 
@@ -134,8 +135,8 @@ def main() -> int:
         rows.append(row)
     bad = sum(r[p]["violations"] for r in rows for p in ("value", "fair"))
     out = table(rows)
-    text = (f"## Solver (`make bench`)\n\nMachine: {machine()}. Seed {SEED}; CP-SAT with 1 worker (the default; 2 workers measured worse on small neighbourhoods); time budget per "
-            f"policy S/M {BUDGET['S']:.0f} s, L {BUDGET['L']:.0f} s, X {BUDGET['X']:.0f} s"
+    text = (f"## Solver (`make bench`)\n\nMachine: {machine()}. Seed {SEED}; CP-SAT with 1 worker (the default); "
+            f"time budget per policy S/M {BUDGET['S']:.0f} s, L {BUDGET['L']:.0f} s, X {BUDGET['X']:.0f} s"
             f"{' divided by 10 (--quick)' if args.quick else ''}.\n\n{out}\n")
     print(text)
     if args.markdown:
