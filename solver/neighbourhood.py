@@ -27,6 +27,7 @@ from solver.policies import Context, Policy
 MAX_CANDIDATES = 240
 MAX_NEW = 160
 KINDS = 4
+WINDOW = 96  # slots of a windowed neighbourhood
 EXCHANGE_FRACTIONS = (0.02, 0.05, 0.1)  # of the energy budget, freed by one exchange
 WHOLE_LIMIT = 600  # up to this many requests, the first neighbourhood is the whole problem
 
@@ -44,7 +45,7 @@ def regions(ctx: Context, kind: int, rng: random.Random) -> list[Region]:
     3: random groups of three clusters × a window, so jobs can move between countries."""
     idx = ctx.index
     n = len(idx.cluster_ids)
-    width = idx.slots if kind == 1 else min(idx.slots, 96)
+    width = idx.slots if kind == 1 else min(idx.slots, WINDOW)
     stride = max(1, width // 2)
     starts = list(range(0, max(1, idx.slots - width + stride), stride))
     if kind == 2 and n > 1:
