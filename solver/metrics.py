@@ -48,12 +48,18 @@ def water_fill(total: float, shares: Sequence[float], demands: Sequence[float]) 
     return fair
 
 
-def attainments(index: Index, work_by_cat: np.ndarray, demand_by_cat: np.ndarray) -> dict[int, float]:
-    """Attainment per counted category (share > 0 and demand > 0), keyed by category position."""
+def fair_shares(index: Index, work_by_cat: np.ndarray, demand_by_cat: np.ndarray) -> dict[int, float]:
+    """Fair share of work per counted category (share > 0 and demand > 0), keyed by category position."""
     counted = [c for c in range(len(index.categories)) if index.share[c] > 0 and demand_by_cat[c] > 0]
     total = float(sum(work_by_cat[c] for c in counted))
     fair = water_fill(total, [float(index.share[c]) for c in counted], [float(demand_by_cat[c]) for c in counted])
-    return {c: (float(work_by_cat[c]) / f if f > 0 else 0.0) for c, f in zip(counted, fair, strict=True)}
+    return dict(zip(counted, fair, strict=True))
+
+
+def attainments(index: Index, work_by_cat: np.ndarray, demand_by_cat: np.ndarray) -> dict[int, float]:
+    """Attainment per counted category: its work over its fair share (0 when the plan assigns nothing)."""
+    fair = fair_shares(index, work_by_cat, demand_by_cat)
+    return {c: (float(work_by_cat[c]) / f if f > 0 else 0.0) for c, f in fair.items()}
 
 
 def fairness(att: Mapping[int, float]) -> tuple[float, float]:
@@ -86,11 +92,8 @@ def compute(index: Index, placed: Mapping[int, Placement], alone: np.ndarray) ->
         co2 += index.co2_g(o, r, p.start)
         used_slots[o.cluster] += index.gpus[r] * o.runtime
     demand = demand_by_category(index, alone)
+    fair_by_cat = fair_shares(index, work, demand)
     att = attainments(index, work, demand)
-    fair = water_fill(
-        float(sum(work[c] for c in att)), [float(index.share[c]) for c in att], [float(demand[c]) for c in att]
-    )
-    fair_by_cat = dict(zip(att, fair, strict=True))
     counts = np.bincount(index.category, minlength=len(cats))
     min_att, jain = fairness(att)
     avail_slots = np.bincount(index.pool_cluster, weights=index.pool_cap.sum(axis=1), minlength=len(index.cluster_ids))

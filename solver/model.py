@@ -36,7 +36,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solver.ledger import Ledger, Placement
-from solver.metrics import water_fill
+from solver.metrics import fair_shares
 from solver.params import SolveParams
 from solver.policies import Context
 
@@ -202,14 +202,13 @@ class NeighbourhoodModel:
         ctx, idx, m = self.ctx, self.ctx.index, self.model
         fixed = ctx.work_by_category(self.ledger) / idx.slot_hours  # in GPU-slots, without the candidates
         demand = ctx.demand / idx.slot_hours
-        counted = [c for c in range(len(idx.categories)) if idx.share[c] > 0 and demand[c] > 0]
+        fair = fair_shares(idx, self.current_work, demand)
+        counted = sorted(fair)
         if not counted:
             return cp_model.LinearExpr.sum([])
         work = {c: round(fixed[c]) + sum(
             self._work(v.request) * v.present for v in self.vars if idx.category[v.request] == c) for c in counted}
-        fair = water_fill(float(sum(self.current_work[c] for c in counted)), [float(idx.share[c]) for c in counted],
-                          [float(demand[c]) for c in counted])
-        capped = [c for c, f in zip(counted, fair, strict=True) if f >= demand[c] - 1e-6]
+        capped = [c for c in counted if fair[c] >= demand[c] - 1e-6]
         uncapped = [c for c in counted if c not in capped]
         share = {c: round(SHARE_SCALE * idx.share[c]) for c in counted}
         total_u = sum(share[c] for c in uncapped)
