@@ -106,7 +106,7 @@ def reserve(problem: Problem, index: Index, pinned: dict[int, Placement]) -> Pro
                                                to_slot=end))
         draw[o.cluster, p.start:end] += o.power_w
         energy_kwh += o.energy_kwh
-        co2_g += index.co2_g(o, r, p.start)
+        co2_g += index.co2_g(o, p.start)
     peak_kw = {cid: float(draw[i].max()) / 1000.0 for i, cid in enumerate(index.cluster_ids)}
     clusters = []
     for c in problem.clusters:

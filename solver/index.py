@@ -9,7 +9,7 @@ GPUs, per-slot power headroom, energy per option and carbon per start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -62,14 +62,13 @@ class Index:
     org_cap_gpu_hours: float
     energy_budget_kwh: float
     carbon_budget_g: float
-    pools_of: dict[tuple[int, str], int] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
         return len(self.req_ids)
 
-    def co2_g(self, opt: Option, r: int, start: int) -> float:
-        """Grams CO2e of request ``r`` on ``opt`` starting at ``start``."""
+    def co2_g(self, opt: Option, start: int) -> float:
+        """Grams CO2e of a job on ``opt`` starting at ``start``."""
         c = opt.cluster
         cum = self.intensity_cum[c]
         return opt.energy_kwh / opt.runtime * float(cum[start + opt.runtime] - cum[start])
@@ -154,5 +153,4 @@ def compile_problem(problem: Problem) -> Index:
         org_cap_gpu_hours=np.inf if pol.org_cap_share is None else pol.org_cap_share * problem.gpu_hour_capacity(),
         energy_budget_kwh=np.inf if pol.energy_budget_mwh is None else pol.energy_budget_mwh * 1000.0,
         carbon_budget_g=np.inf if pol.carbon_budget_t is None else pol.carbon_budget_t * 1e6,
-        pools_of=pools_of,
     )

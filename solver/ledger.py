@@ -118,7 +118,7 @@ class Ledger:
                 s = int(starts[first[row]])
                 k = int(group.option_ids[row])
                 price = 0.0 if cost is None else float(cost[k])
-                key = (price, s + group.runtime, self.index.co2_g(self.index.options[r][k], r, s), k)
+                key = (price, s + group.runtime, self.index.co2_g(self.index.options[r][k], s), k)
                 if best is None or key < best:
                     best, best_place = key, Placement(k, s)
         return best_place
@@ -131,7 +131,7 @@ class Ledger:
             return False
         if o.gpu_hours > self.org_left[idx.org[r]] + EPS or o.energy_kwh > self.energy_left + EPS:
             return False
-        if idx.co2_g(o, r, s) > self.carbon_left + EPS:
+        if idx.co2_g(o, s) > self.carbon_left + EPS:
             return False
         return bool(
             (self.free[o.pool, s:e] >= idx.gpus[r]).all() and (self.power[o.cluster, s:e] >= o.power_w - EPS).all()
@@ -154,5 +154,5 @@ class Ledger:
         self.power[o.cluster, p.start : e] -= sign * o.power_w
         self.energy_left -= sign * o.energy_kwh
         if np.isfinite(self.carbon_left):
-            self.carbon_left -= sign * idx.co2_g(o, r, p.start)
+            self.carbon_left -= sign * idx.co2_g(o, p.start)
         self.org_left[idx.org[r]] -= sign * o.gpu_hours

@@ -89,7 +89,7 @@ def compute(index: Index, placed: Mapping[int, Placement], alone: np.ndarray) ->
         assigned[c] += 1
         value += float(index.merit[r] * index.work[r])
         energy += o.energy_kwh
-        co2 += index.co2_g(o, r, p.start)
+        co2 += index.co2_g(o, p.start)
         used_slots[o.cluster] += index.gpus[r] * o.runtime
     demand = demand_by_category(index, alone)
     fair_by_cat = fair_shares(index, work, demand)

@@ -24,7 +24,7 @@ def lower_carbon(ctx: Context, ledger: Ledger) -> int:
     for r in sorted(ledger.placed, key=lambda q: idx.req_ids[q]):
         current = ledger.remove(r)
         best = current
-        best_co2 = idx.co2_g(idx.options[r][current.option], r, current.start)
+        best_co2 = idx.co2_g(idx.options[r][current.option], current.start)
         for group in ledger.groups(r):
             fits, starts = ledger.feasible(r, group)
             for row in np.flatnonzero(fits.any(axis=1)) if fits.size else []:

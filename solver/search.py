@@ -130,7 +130,7 @@ def decode(ctx: Context, ledger: Ledger, policy: str) -> Plan:
                 start_slot=p.start,
                 end_slot=p.start + o.runtime,
                 energy_kwh=round(o.energy_kwh, 6),
-                co2_kg=round(index.co2_g(o, r, p.start) / 1000.0, 6),
+                co2_kg=round(index.co2_g(o, p.start) / 1000.0, 6),
             )
         )
     return Plan(
