@@ -17,8 +17,7 @@ to the general path, one submission at a time, which reports each case precisely
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -43,7 +42,8 @@ class Prepared:
     request_row: tuple[Any, ...]
     audit_row: tuple[Any, ...]
     outcome: tuple[bool, Any] = (False, None)
-    future: Future[Any] = field(default_factory=Future)
+    future: Any = None  # set by the store when it queues the submission
+    loop: Any = None
 
     def fn(self, tx: Any) -> RequestRecord:
         """The general path for this submission."""

@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, TypeVar
 
@@ -39,7 +39,8 @@ T = TypeVar("T")
 @dataclass
 class _Op:
     fn: Callable[[Transaction], Any]
-    future: Future[Any] = field(default_factory=Future)
+    future: Any = None  # a Future for a thread; an asyncio future for a task, resolved on ``loop``
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class SqlStore:
@@ -75,16 +76,16 @@ class SqlStore:
         return await asyncio.to_thread(self.read, fn)
 
     def write(self, fn: Callable[[Transaction], T]) -> T:
-        return self._enqueue(_Op(fn)).result()  # type: ignore[no-any-return]
+        return self._wait(_Op(fn))  # type: ignore[no-any-return]
 
     async def write_async(self, fn: Callable[[Transaction], T]) -> T:
-        return await asyncio.wrap_future(self._enqueue(_Op(fn)))
+        return await self._wait_async(_Op(fn))  # type: ignore[no-any-return]
 
     def submit_request(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
-        return self._enqueue(self._fast.prepare(spec, id, by)).result()  # type: ignore[no-any-return]
+        return self._wait(self._fast.prepare(spec, id, by))  # type: ignore[no-any-return]
 
     async def submit_request_async(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
-        return await asyncio.wrap_future(self._enqueue(self._fast.prepare(spec, id, by)))
+        return await self._wait_async(self._fast.prepare(spec, id, by))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         with self._closing:
@@ -97,12 +98,24 @@ class SqlStore:
         self._reader_engine.dispose()
 
     # -- the writer -----------------------------------------------------------------------------
-    def _enqueue(self, op: _Op | Prepared) -> Future[Any]:
+    def _wait(self, op: _Op | Prepared) -> Any:
+        op.future = Future()
+        self._enqueue(op)
+        return op.future.result()
+
+    def _wait_async(self, op: _Op | Prepared) -> asyncio.Future[Any]:
+        """An asyncio future, not a wrapped thread Future: the writer settles a whole batch's
+        futures on their loop with one wake-up, rather than one per caller."""
+        op.loop = asyncio.get_running_loop()
+        op.future = op.loop.create_future()
+        self._enqueue(op)
+        return op.future  # type: ignore[no-any-return]
+
+    def _enqueue(self, op: _Op | Prepared) -> None:
         with self._closing:
             if self._closed:
                 raise RuntimeError("the store is closed")
             self._queue.put(op)
-        return op.future
 
     def _run(self) -> None:
         stop = False
@@ -132,17 +145,11 @@ class SqlStore:
                 outcomes = self._transaction(connection, batch, fast=False)
         except BaseException as e:  # the COMMIT (or the connection) failed: nobody is acknowledged
             self._drop_connection()
-            for op in batch:
-                if not op.future.done():
-                    op.future.set_exception(e)
+            _settle(batch, [(False, e)] * len(batch))
             if not isinstance(e, Exception):
                 raise
             return
-        for op, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                op.future.set_result(value)
-            else:
-                op.future.set_exception(value)
+        _settle(batch, outcomes)
 
     def _transaction(self, connection: sa.Connection, batch: list[_Op | Prepared], *, fast: bool) -> list[Outcome]:
         transaction = connection.begin()
@@ -197,6 +204,34 @@ class _Redo(Exception):
 
 
 Outcome = tuple[bool, Any]
+
+
+def _settle(batch: list[_Op | Prepared], outcomes: list[Outcome]) -> None:
+    """Hand each caller its outcome: threads directly, tasks with one callback per event loop."""
+    waiting: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]] = {}
+    for op, outcome in zip(batch, outcomes, strict=True):
+        if op.loop is None:
+            _resolve(op.future, outcome)
+        else:
+            waiting.setdefault(op.loop, []).append((op.future, outcome))
+    for loop, replies in waiting.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve_all, replies)
+
+
+def _resolve_all(replies: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
+    for future, outcome in replies:
+        _resolve(future, outcome)
+
+
+def _resolve(future: Any, outcome: Outcome) -> None:
+    if future.done():  # a cancelled caller; the work itself stands
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _call(fn: Callable[[Any], Any], tx: Any) -> Outcome:

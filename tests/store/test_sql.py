@@ -147,6 +147,43 @@ def test_one_failing_unit_of_work_does_not_sink_its_batch(sql_url: str) -> None:
         store.write(lambda t: None)
 
 
+def test_a_batch_wakes_its_event_loop_once_and_a_cancelled_caller_loses_only_its_answer(sql_url: str) -> None:
+    """Tasks queued behind a blocked writer: one cancels while waiting; its write still lands, the
+    others get their answers, and the whole batch is handed back with one wake-up of the loop."""
+    store = open_store(sql_url, migrate=False)
+    assert isinstance(store, SqlStore)
+    gate = threading.Event()
+    blocker = threading.Thread(target=store.write, args=(lambda t: gate.wait(10),))
+    blocker.start()
+
+    async def batch() -> tuple[list[object], int]:
+        loop = asyncio.get_running_loop()
+        wakeups = 0
+        threadsafe = loop.call_soon_threadsafe
+
+        def counted(*args: object) -> object:
+            nonlocal wakeups
+            wakeups += 1
+            return threadsafe(*args)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        tasks = [asyncio.ensure_future(store.submit_request_async(spec(), id=f"req-{i}", by=change()))
+                 for i in range(6)]
+        await asyncio.sleep(0.05)
+        tasks[2].cancel()
+        gate.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return results, wakeups
+
+    results, wakeups = asyncio.run(batch())
+    blocker.join()
+    assert [type(r).__name__ for r in results] == ["RequestRecord"] * 2 + ["CancelledError"] + ["RequestRecord"] * 3
+    assert wakeups == 1
+    assert len(store.read(lambda r: r.list_requests()).items) == 6
+    assert store.submit_request(spec(), id="req-after", by=change()).id == "req-after"
+    store.close()
+
+
 def test_sqlite_runs_wal_with_full_fsync_and_read_only_readers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
     writer, reader = make_engine(url, writer=True, pool_size=1), make_engine(url, writer=False, pool_size=1)
