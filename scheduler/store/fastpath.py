@@ -6,8 +6,8 @@ are built in the caller's thread (:meth:`FastPath.prepare`), and the writer only
 
 1. one SELECT for the idempotency keys of the batch that are already stored (by the unique index);
 2. one INSERT of all rows into ``requests`` and one into ``audit`` (under a savepoint only if
-   other work precedes them in the transaction): ``executemany`` on SQLite, ``unnest`` of one
-   array per column on PostgreSQL.
+   other work precedes them in the transaction): multi-row ``VALUES`` on SQLite (in chunks within
+   its limit on bound variables), ``unnest`` of one array per column on PostgreSQL.
 
 If the INSERT hits a unique constraint (an id reused, or another server took a key between the
 SELECT and the INSERT), the writer rolls back (to the savepoint, or the whole batch) and falls back
@@ -27,6 +27,7 @@ from scheduler.store import common, schema
 
 REQUEST_COLUMNS = ("id", "state", "version", "org", "idempotency_key", "category", "round_id", "doc")
 AUDIT_COLUMNS = ("at", "actor", "role", "action", "subject", "reason", "before", "after")
+SQLITE_MAX_VARIABLES = 999  # the lowest limit of any SQLite build (3.32 and later allow 32,766)
 REQUEST_TYPES = ("text", "text", "int", "text", "text", "text", "text", "text")
 AUDIT_TYPES = ("timestamptz", "text", "text", "text", "text", "text", "text", "text")
 
@@ -62,12 +63,10 @@ class FastPath:
                 "WHERE (org, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
             )
         else:
-            # executemany is a loop in C; the SELECT is an OR of equalities, because SQLite answers
-            # that from the unique index but scans the table for a row-value IN.
-            self._insert_request = (
-                f"INSERT INTO requests ({_columns(REQUEST_COLUMNS)}) VALUES ({_marks(REQUEST_COLUMNS)})"
-            )
-            self._insert_audit = f"INSERT INTO audit ({_columns(AUDIT_COLUMNS)}) VALUES ({_marks(AUDIT_COLUMNS)})"
+            # The SELECT is an OR of equalities, because SQLite answers that from the unique index
+            # but scans the table for a row-value IN.
+            self._insert_request = f"INSERT INTO requests ({_columns(REQUEST_COLUMNS)})"
+            self._insert_audit = f"INSERT INTO audit ({_columns(AUDIT_COLUMNS)})"
             self._select = "SELECT org, idempotency_key, doc FROM requests WHERE {}"
         processor = schema.audit.c.at.type.bind_processor(dialect)
         self._time: Callable[[Any], Any] = processor or (lambda value: value)
@@ -135,20 +134,33 @@ class FastPath:
             return {}
         if self.pg:
             cursor.execute(self._select, [[org for org, _ in keys], [key for _, key in keys]])
+            rows = cursor.fetchall()
         else:
-            where = " OR ".join("(org = ? AND idempotency_key = ?)" for _ in keys)
-            cursor.execute(self._select.format(where), [v for pair in keys for v in pair])
-        return {(org, key): RequestRecord.model_validate_json(doc) for org, key, doc in cursor.fetchall()}
+            rows = []
+            per = SQLITE_MAX_VARIABLES // 2
+            for start in range(0, len(keys), per):
+                chunk = keys[start:start + per]
+                where = " OR ".join("(org = ? AND idempotency_key = ?)" for _ in chunk)
+                cursor.execute(self._select.format(where), [v for pair in chunk for v in pair])
+                rows += cursor.fetchall()
+        return {(org, key): RequestRecord.model_validate_json(doc) for org, key, doc in rows}
 
     def _insert_rows(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if self.pg:
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
         else:
-            cursor.executemany(sql, rows)
+            # One multi-row INSERT per chunk, not executemany: the sqlite3 module lets go of the GIL
+            # for every row it steps, and each time takes it back from the busy event loop.
+            width = len(rows[0])
+            per = SQLITE_MAX_VARIABLES // width
+            for start in range(0, len(rows), per):
+                chunk = rows[start:start + per]
+                values = ", ".join([f"({_marks(width)})"] * len(chunk))
+                cursor.execute(f"{sql} VALUES {values}", [v for row in chunk for v in row])
 
 
-def _marks(columns: tuple[str, ...]) -> str:
-    return ", ".join("?" for _ in columns)
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 def _columns(columns: tuple[str, ...]) -> str:

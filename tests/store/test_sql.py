@@ -184,6 +184,32 @@ def test_a_batch_wakes_its_event_loop_once_and_a_cancelled_caller_loses_only_its
     store.close()
 
 
+def test_a_batch_larger_than_one_statement_is_stored_whole(sql_url: str) -> None:
+    """700 submissions in one batch (SQLite binds at most 999 values per statement, so the fast path
+    splits both its SELECT and its INSERTs), 150 of them replays of earlier keys in the same batch:
+    550 rows, each replay answered with its original."""
+    store = open_store(sql_url, migrate=False)
+    assert isinstance(store, SqlStore)
+    gate = threading.Event()
+    blocker = threading.Thread(target=store.write, args=(lambda t: gate.wait(10),))
+    blocker.start()
+
+    async def batch() -> list[RequestRecord]:
+        calls = [store.submit_request_async(spec("org-a", f"k-{i % 550}"), id=f"req-{i}", by=change())
+                 for i in range(700)]
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(*tasks)
+
+    results = asyncio.run(batch())
+    blocker.join()
+    stored = store.read(lambda r: r.list_requests(page=PageRequest(limit=1000))).items
+    store.close()
+    assert sorted(r.id for r in stored) == sorted(f"req-{i}" for i in range(550))
+    assert [r.id for r in results] == [f"req-{i % 550}" for i in range(700)]
+
+
 def test_sqlite_runs_wal_with_full_fsync_and_read_only_readers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/s.db"
     writer, reader = make_engine(url, writer=True, pool_size=1), make_engine(url, writer=False, pool_size=1)
