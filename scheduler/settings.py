@@ -43,6 +43,7 @@ class Settings(BaseModel):
     default_time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     grace_s: Annotated[float, Field(ge=0)] = 5.0
     max_page_size: Annotated[int, Field(ge=1)] = 500
+    workers: Annotated[int, Field(ge=1, le=64)] = 1  # server processes sharing the port (scheduler.api.workers)
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:
@@ -50,6 +51,11 @@ class Settings(BaseModel):
             raise ValueError("tls_cert_file and tls_key_file must be given together")
         if self.client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        if self.workers > 1:
+            if self.database_url.startswith("memory:"):
+                raise ValueError("workers > 1 share the database, so they need SQLite or PostgreSQL, not memory://")
+            if self.port == 0 or (self.client_ca_file is not None and self.agent_port == 0):
+                raise ValueError("workers > 1 share one port, so it must be given, not 0")
         for name in ("tls_cert_file", "tls_key_file", "client_ca_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():

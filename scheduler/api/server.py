@@ -50,7 +50,6 @@ SERVICE_NAMES = (
     ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
 )
 OPTIONS = [
-    ("grpc.so_reuseport", 0),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
@@ -88,7 +87,9 @@ async def create_server(service: Service, settings: Settings) -> tuple[grpc.aio.
 
 
 async def _build(service: Service, settings: Settings) -> Running:
-    server = grpc.aio.server(options=OPTIONS)
+    # A port is shared only by the workers of one server (scheduler.api.workers); otherwise a second
+    # server on the same port must fail to bind rather than quietly take half the connections.
+    server = grpc.aio.server(options=[*OPTIONS, ("grpc.so_reuseport", int(settings.workers > 1))])
     guard = Guard(server, lambda bearer: service.store.read_async(lambda r: r.authenticate(bearer)),
                   agents_need_certificate=settings.client_ca_file is not None)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), guard)  # type: ignore[no-untyped-call]
@@ -130,31 +131,39 @@ async def sweep_forever(service: Service, every_s: float) -> None:
             log.exception("staleness sweep failed")
 
 
-async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | None] | None = None) -> None:
+async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | None] | None = None, *,
+                duties: bool = True, stop_when: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM or SIGINT (or ``stop_when``).  ``duties``: recover rounds at start and sweep
+    for stale clusters, which one process of a server does (worker 0 of ``--workers``)."""
     store = open_store(settings.database_url)
     service = Service(store, settings)
     try:
-        recovered = await service.recover()
-        if recovered:
-            log.warning("rounds left solving by a stopped server marked failed: %s", ", ".join(recovered))
+        if duties:
+            recovered = await service.recover()
+            if recovered:
+                log.warning("rounds left solving by a stopped server marked failed: %s", ", ".join(recovered))
         running = await _build(service, settings)
         await running.server.start()
         log.info("allmende serving on %s:%d (%s)", settings.host, running.port, "TLS" if settings.tls else "plaintext")
         if running.agent_port is not None:
             log.info("cluster agents: mTLS on %s:%d", settings.host, running.agent_port)
-        if ready is not None:
-            result = ready(running.port)
-            if result is not None:
-                await result
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stopping.set)
-        sweeper = asyncio.create_task(sweep_forever(service, settings.staleness_check_s))
-        await stopping.wait()
+        if ready is not None:
+            result = ready(running.port)
+            if result is not None:
+                await result
+        sweeper = asyncio.create_task(sweep_forever(service, settings.staleness_check_s)) if duties else None
+        waits = [asyncio.ensure_future(e.wait()) for e in (stopping, stop_when) if e is not None]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
         log.info("stopping: %.1fs for calls in flight", settings.grace_s)
-        sweeper.cancel()
+        if sweeper is not None:
+            sweeper.cancel()
         await stop(running, service, settings.grace_s)
     finally:
         store.close()

@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
     p.add_argument("--heartbeat-interval", dest="heartbeat_interval_s", type=float)
     p.add_argument("--stale-after", dest="stale_after_missed", type=int, help="missed heartbeats before stale")
     p.add_argument("--solver-executor", dest="solver_executor", choices=["process", "thread"])
+    p.add_argument("--workers", type=int, help="server processes sharing the port (default 1; one per core)")
     p.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="token_command", required=True)
@@ -195,16 +196,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     from scheduler.api.server import serve
+    from scheduler.api.workers import serve_workers
     from scheduler.settings import SettingsError, load
 
     fields = ("database_url", "host", "port", "agent_port", "tls_cert_file", "tls_key_file", "client_ca_file",
-              "heartbeat_interval_s", "stale_after_missed", "solver_executor")
+              "heartbeat_interval_s", "stale_after_missed", "solver_executor", "workers")
     try:
         settings = load({k: getattr(args, k) for k in fields})
     except SettingsError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return EXIT_BAD_INPUT
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.workers > 1:
+        return EXIT_FAILED if asyncio.run(serve_workers(settings)) else EXIT_OK
     asyncio.run(serve(settings))
     return EXIT_OK
 

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from scheduler.domain import Change, RequestRecord, RequestSpec
 from scheduler.store.base import Reader, Transaction
-from scheduler.store.engine import make_engine
+from scheduler.store.engine import WriterLock, make_engine, writer_lock
 from scheduler.store.fastpath import FastPath, Prepared
 from scheduler.store.sqltx import SqlTx
 
@@ -49,6 +49,7 @@ class SqlStore:
     def __init__(self, url: str, *, readers: int = 4, max_batch: int = 512) -> None:
         self.url = url
         self._writer_engine = make_engine(url, writer=True, pool_size=1)
+        self._writer_lock = writer_lock(url)
         self._reader_engine = make_engine(url, writer=False, pool_size=readers)
         self._max_batch = max_batch
         self._writer_connection: sa.Connection | None = None
@@ -95,6 +96,8 @@ class SqlStore:
             self._queue.put(None)
         self._thread.join()
         self._writer_engine.dispose()
+        if isinstance(self._writer_lock, WriterLock):
+            self._writer_lock.close()
         self._reader_engine.dispose()
 
     # -- the writer -----------------------------------------------------------------------------
@@ -152,6 +155,11 @@ class SqlStore:
         _settle(batch, outcomes)
 
     def _transaction(self, connection: sa.Connection, batch: list[_Op | Prepared], *, fast: bool) -> list[Outcome]:
+        with self._writer_lock:
+            return self._locked_transaction(connection, batch, fast=fast)
+
+    def _locked_transaction(self, connection: sa.Connection, batch: list[_Op | Prepared], *,
+                            fast: bool) -> list[Outcome]:
         transaction = connection.begin()
         try:
             outcomes = self._apply(connection, batch, fast=fast)

@@ -126,15 +126,17 @@ def free_port() -> int:
 class SubprocessServer:
     """``allmende serve`` in a child process, on a port chosen here so restarts reuse it."""
 
-    def __init__(self, db_url: str, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, db_url: str, port: int | None = None, extra_env: dict[str, str] | None = None,
+                 workers: int = 1) -> None:
         self.db_url = db_url
+        self.workers = workers
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.env = {**os.environ, "ALLMENDE_SOLVER_EXECUTOR": "thread", **(extra_env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> None:
-        cmd = [*ALLMENDE, "serve", "--db", self.db_url, "--port", str(self.port)]
+        cmd = [*ALLMENDE, "serve", "--db", self.db_url, "--port", str(self.port), "--workers", str(self.workers)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         channel = grpc.insecure_channel(self.address)
         try:
@@ -144,6 +146,7 @@ class SubprocessServer:
             raise RuntimeError(f"server did not start: {self.stderr()}") from None
         finally:
             channel.close()
+        wait_for(lambda: listening(self.port) == self.workers, timeout=timeout)  # worker 0 serves first
 
     def stderr(self) -> str:
         if self.proc is None or self.proc.stderr is None or self.proc.poll() is None:
@@ -168,6 +171,16 @@ class SubprocessServer:
 
     def stubs(self) -> Stubs:
         return Stubs(grpc.insecure_channel(self.address))
+
+
+def listening(port: int) -> int:
+    """Sockets listening on ``port`` (from /proc/net): one per worker of ``allmende serve --workers``."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            count += int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A"
+    return count
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 30, every: float = 0.05) -> None:

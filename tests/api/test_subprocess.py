@@ -12,7 +12,7 @@ import pytest
 from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.domain import Role
 from scheduler.store import open_store
-from tests.api.harness import SubprocessServer, auth, issue
+from tests.api.harness import Stubs, SubprocessServer, auth, issue
 
 pytestmark = pytest.mark.slow
 
@@ -25,19 +25,21 @@ def spec(n: int) -> req.RequestSpec:
                            runtime_slots={"H100": 1 + n % 5}, entrypoint="python train.py")
 
 
-def test_every_acknowledged_submission_survives_sigkill_and_none_is_duplicated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_acknowledged_submission_survives_sigkill_and_none_is_duplicated(tmp_path: Path, workers: int) -> None:
+    """With two workers, two writers share the file, and SIGKILL of the server takes both mid-commit."""
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     store = open_store(url)
     token = issue(store, Role.APPLICANT, org="org-a")
     store.close()
-    server = SubprocessServer(url)
+    server = SubprocessServer(url, workers=workers)
     acked: dict[str, str] = {}  # idempotency key -> request id, only for answers the client received
     tried: set[str] = set()
     lock = threading.Lock()
     counter = iter(range(10**9))
 
     def client(stop: threading.Event) -> None:
-        stubs = server.stubs()
+        stubs = Stubs(grpc.insecure_channel(server.address, options=[("grpc.use_local_subchannel_pool", 1)]))
         while not stop.is_set():
             with lock:
                 n = next(counter)
