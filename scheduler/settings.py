@@ -43,6 +43,7 @@ class Settings(BaseModel):
     default_time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     grace_s: Annotated[float, Field(ge=0)] = 5.0
     max_page_size: Annotated[int, Field(ge=1)] = 500
+    token_cache_s: Annotated[float, Field(ge=0)] = 10.0  # a revoked token is refused within this time
     workers: Annotated[int, Field(ge=1, le=64)] = 1  # server processes sharing the port (scheduler.api.workers)
 
     @model_validator(mode="after")

@@ -107,9 +107,9 @@ class Guard:
     """Stands in for the server while the generated ``add_*Servicer_to_server`` register their handlers."""
 
     def __init__(self, server: grpc.aio.Server, authenticate: Authenticate, *,
-                 agents_need_certificate: bool = False) -> None:
+                 agents_need_certificate: bool = False, cache_s: float = CACHE_S) -> None:
         self._server = server
-        self._tokens = TokenCache(authenticate)
+        self._tokens = TokenCache(authenticate, cache_s)
         self._agents_need_certificate = agents_need_certificate
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:

@@ -18,7 +18,7 @@ them.  They share nothing but the database:
 What a worker keeps in memory stays its own: ``GetRound`` shows a solve's live progress only on the
 worker that runs it (the others show the state, ``solving``); heartbeats reach the database at least
 every half staleness window, which is what the sweep on worker 0 reads for clusters streaming to
-other workers; a bearer token's revocation reaches each worker's cache within ``CACHE_S``.
+other workers; a revoked bearer token is refused by each worker within ``token_cache_s``.
 """
 
 from __future__ import annotations

@@ -48,6 +48,14 @@ def register(sub: Any) -> None:
     p.add_argument("--name", default="")
     p.add_argument("--db", dest="database_url")
     p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="list the tokens in the database (never their secrets)")
+    p.add_argument("--db", dest="database_url")
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke a token; running servers refuse it within their token_cache_s (10 s)")
+    p.add_argument("token_id")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--db", dest="database_url")
+    p.set_defaults(func=cmd_token_revoke)
 
     cluster = _group(sub, "cluster", "register clusters and report their inventory")
     p = _client(cluster.add_parser("register", help="register a cluster (or update its description)"))
@@ -213,21 +221,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_token_create(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from scheduler.domain import Change, Role
-    from scheduler.errors import DomainError
+def _admin_store(args: argparse.Namespace) -> Any:
+    """The server's database, opened directly: tokens are managed on the server's host, not over gRPC."""
     from scheduler.settings import SettingsError, load
     from scheduler.store import open_store
 
     try:
-        settings = load({"database_url": args.database_url})
-        store = open_store(settings.database_url)
+        return open_store(load({"database_url": args.database_url}).database_url)
     except SettingsError as exc:
         err.print(f"[red]error:[/red] {exc}")
+        return None
+
+
+def _admin(action: str, reason: str) -> Any:
+    from datetime import UTC, datetime
+
+    from scheduler.domain import Change, Role
+
+    return Change(actor="cli", role=Role.SYSTEM, at=datetime.now(UTC), action=action, reason=reason)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from scheduler.domain import Role
+    from scheduler.errors import DomainError
+
+    store = _admin_store(args)
+    if store is None:
         return EXIT_BAD_INPUT
-    by = Change(actor="cli", role=Role.SYSTEM, at=datetime.now(UTC), action="create_token", reason=args.name)
+    by = _admin("create_token", args.name)
     try:
         issued = store.write(lambda t: t.create_token(Role(args.role), by=by, org=args.org, cluster=args.cluster,
                                                       name=args.name))
@@ -238,6 +259,46 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         store.close()
     err.print(f"token {issued.record.id} ({issued.record.role}); shown once, keep it secret:")
     console.print(issued.bearer, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from scheduler.store import PageRequest
+
+    store = _admin_store(args)
+    if store is None:
+        return EXIT_BAD_INPUT
+    try:
+        found, cursor = [], None
+        while True:
+            request = PageRequest(limit=500, cursor=cursor)
+            page = store.read(lambda r, request=request: r.list_tokens(request))
+            found += page.items
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    finally:
+        store.close()
+    tables.tokens(found)
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from scheduler.errors import DomainError
+
+    store = _admin_store(args)
+    if store is None:
+        return EXIT_BAD_INPUT
+    by = _admin("revoke_token", args.reason)
+    try:
+        record = store.write(lambda t: t.revoke_token(args.token_id, by))
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return EXIT_BAD_INPUT
+    finally:
+        store.close()
+    err.print(f"token {record.id} ({record.role}) revoked at {record.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
+              "running servers refuse it within their token_cache_s (default 10 s)")
     return EXIT_OK
 
 

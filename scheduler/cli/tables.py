@@ -122,3 +122,13 @@ def audit(events: list[Any]) -> None:
         table.add_row(str(e.seq), e.at.ToJsonString(), e.actor, e.role, e.action,
                       f"{e.subject_kind}/{e.subject_id}", e.detail_json, e.reason)
     console.print(table)
+
+
+def tokens(found: list[Any]) -> None:
+    """Token records from the store (domain objects: this command reads the database, not the API)."""
+    table = Table("name", "role", "org / cluster", "created", "state")
+    table.add_column("id", overflow="fold")
+    for t in found:
+        state = f"[red]revoked {t.revoked_at:%Y-%m-%d %H:%M}[/red]" if t.revoked else "[green]live[/green]"
+        table.add_row(t.name, t.role.value, t.org or t.cluster or "", f"{t.created_at:%Y-%m-%d %H:%M}", state, t.id)
+    console.print(table)

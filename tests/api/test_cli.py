@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def write(path: Path, data: object) -> str:
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     root = tmp_path_factory.mktemp("cli")
     url = f"sqlite:///{root / 'allmende.db'}"
-    server = SubprocessServer(url, extra_env={"ALLMENDE_SOLVER_EXECUTOR": "process"})
+    server = SubprocessServer(url, extra_env={"ALLMENDE_SOLVER_EXECUTOR": "process", "ALLMENDE_TOKEN_CACHE_S": "1"})
     runner = Cli(server, url)
     runner.token("analyst")  # creates and migrates the database before the server opens it
     server.start()
@@ -143,3 +144,27 @@ def test_every_command_against_allmende_serve(cli: Cli, tmp_path: Path) -> None:
     assert "ops-alice" in out and "weekly ledger" in out
     assert "PERMISSION_DENIED" in cli("audit", token=embl, expect=1)
     assert "identical" in cli("replay", round_id, token=analyst)
+
+
+def test_tokens_are_listed_without_secrets_and_a_revoked_one_is_refused(cli: Cli) -> None:
+    out = cli("token", "create", "--role", "applicant", "--org", "org-gone", "--name", "bob at org-gone",
+              "--db", cli.db_url)
+    token_id = re.search(r"token (tok-[0-9a-f-]+) \(applicant\)", out).group(1)  # type: ignore[union-attr]
+    bearer = next(line for line in out.splitlines() if line.startswith("alm_")).strip()
+    cli("request", "list", token=bearer)
+
+    listed = cli("token", "list", "--db", cli.db_url)
+    row = next(line for line in listed.splitlines() if token_id in line)
+    assert "bob at org-gone" in row and "applicant" in row and "live" in row
+    assert bearer not in listed and bearer.split("_")[-1] not in listed
+
+    cli("token", "revoke", token_id, "--reason", "left the project", "--db", cli.db_url)
+    row = next(line for line in cli("token", "list", "--db", cli.db_url).splitlines() if token_id in line)
+    assert "revoked" in row
+    time.sleep(1.5)  # the server's token cache (ALLMENDE_TOKEN_CACHE_S=1)
+    refused = cli("request", "list", token=bearer, expect=1)
+    assert "UNAUTHENTICATED" in refused
+    audit = cli("audit", "--subject", f"token/{token_id}", token=cli.token("operator"))
+    assert "revoke_token" in audit and "left the project" in audit
+
+    assert "not found" in cli("token", "revoke", "tok-nope", "--reason", "x", "--db", cli.db_url, expect=2)
