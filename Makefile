@@ -29,7 +29,15 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.solver_bench
 
+LOADGEN := bench/loadgen/loadgen
+
+# The C load generator needs libnghttp2's headers (Debian: apt-get install libnghttp2-dev); without
+# them the benchmark falls back to Python clients and says so.
+$(LOADGEN): bench/loadgen/loadgen.c
+	$(CC) -O2 -Wall -Wextra -o $@ $< -lnghttp2
+
 bench-service: $(STAMP)
+	-$(MAKE) --no-print-directory $(LOADGEN)
 	$(BIN)/python -m bench.service_bench
 
 bench-sim: $(STAMP)
