@@ -162,7 +162,9 @@ def by(role: Role) -> Change:
 
 
 async def submit_load(address: str, token: str, clients: int, seconds: float, tag: str) -> tuple[int, list[float]]:
-    channels = [grpc.aio.insecure_channel(address) for _ in range(min(clients, CHANNELS))]
+    # Separate connections: equal channels would otherwise share one (gRPC's global subchannel pool).
+    channels = [grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(min(clients, CHANNELS))]
     stubs = [req_grpc.RequestServiceStub(c) for c in channels]
     metadata = (("authorization", f"Bearer {token}"),)
     spec = req.RequestSpec(title="bench", **SPEC)
