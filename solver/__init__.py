@@ -1,7 +1,7 @@
 """Allmende's allocation core: a Problem in, a Plan out, no I/O."""
 
 from solver.params import SolveParams
-from solver.plan import Assignment, Metrics, Plan, Rejection
+from solver.plan import Assignment, Metrics, Plan, Progress, Rejection
 from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request, Unavailability
 from solver.search import solve
 
@@ -14,6 +14,7 @@ __all__ = [
     "Plan",
     "Policy",
     "Problem",
+    "Progress",
     "Rejection",
     "Request",
     "SolveParams",

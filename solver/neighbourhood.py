@@ -69,8 +69,9 @@ def improve(
     params: SolveParams,
     deadline: float,
     clock: Callable[[], float],
+    on_step: Callable[[], None] = lambda: None,
 ) -> str:
-    """Improve ``ledger`` in place until ``deadline``; returns the plan's status.
+    """Improve ``ledger`` in place until ``deadline``; returns the plan's status; ``on_step`` after each move.
 
     A problem of up to WHOLE_LIMIT requests is first solved whole, with the plan as
     hint, for most of the time.  Then rounds cycle through the three kinds of region; after a round that found
@@ -91,6 +92,7 @@ def improve(
                           max(0.1, 0.6 * left), 0, score, WHOLE_LIMIT, WHOLE_LIMIT)
         score = new_score if new_score is not None and new_score > score else score
         steps += 1
+        on_step()
     while fruitless < 3:
         todo = regions(ctx, rnd % KINDS, rng)
         rng.shuffle(todo)
@@ -100,6 +102,7 @@ def improve(
             for fraction in EXCHANGE_FRACTIONS:
                 if energy_exchange(ctx, policy, ledger, fraction):
                     score, improved = policy.score(ctx, ledger), True
+                on_step()
         for region in todo:
             left = deadline - clock()
             if left < 0.2 or (params.max_neighbourhoods is not None and steps >= params.max_neighbourhoods):
@@ -111,6 +114,7 @@ def improve(
                               min(left, 5.0), steps, score, MAX_CANDIDATES, MAX_NEW)
             if new_score is not None and new_score > score:
                 score, improved = new_score, True
+            on_step()
         fruitless = 0 if improved else fruitless + 1
         rnd += 1
     return "FEASIBLE"

@@ -105,6 +105,18 @@ class SolverInfo(Frozen):
     stages: dict[str, float] = {}
 
 
+class Progress(Frozen):
+    """Where a running solve stands, for a caller that shows it: the phase, the best plan so far
+    (its value and how many requests it assigns) and, once the LP has run, the upper bound."""
+
+    phase: str
+    elapsed_s: float
+    time_limit_s: float
+    value: float
+    assigned: int
+    bound: float | None = None
+
+
 class Plan(Frozen):
     version: Literal[1] = 1
     assignments: list[Assignment] = []

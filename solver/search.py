@@ -15,6 +15,10 @@
 
 Every phase works on a :class:`~solver.ledger.Ledger`, which enforces every hard
 rule, so the plan returned at any moment (time limit included) is valid.
+
+``on_progress``, if given, hears after phases 3, 4 and 7, and during phase 5 at most every
+``PROGRESS_EVERY_S``, where the search stands (:class:`~solver.plan.Progress`).  It is called on
+the solver's own thread and must return quickly.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ from solver.ledger import Ledger
 from solver.metrics import compute, fits_alone
 from solver.neighbourhood import improve
 from solver.params import SolveParams
-from solver.plan import Assignment, Plan, SolverInfo
+from solver.plan import Assignment, Plan, Progress, SolverInfo
 from solver.policies import Context, Policy, get
 from solver.problem import Problem
 
 Clock = Callable[[], float]
+PROGRESS_EVERY_S = 0.5
 
 
 def solve(
@@ -45,17 +50,28 @@ def solve(
     policy: str | Policy = "fair",
     params: SolveParams | None = None,
     clock: Clock = time.perf_counter,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> Plan:
     params = params or SolveParams()
     pol = get(policy) if isinstance(policy, str) else policy
     t0 = clock()
     deadline = t0 + params.time_limit_s
     stages: dict[str, float] = {}
+    reported = [t0]
+    bound: float | None = None
 
     def phase(name: str, since: float) -> float:
         now = clock()
         stages[name] = round(now - since, 4)
         return now
+
+    def report(name: str, ledger: Ledger, every: float = 0.0) -> None:
+        now = clock()
+        if on_progress is None or now - reported[0] < every:
+            return
+        reported[0] = now
+        on_progress(Progress(phase=name, elapsed_s=now - t0, time_limit_s=params.time_limit_s,
+                             value=ctx.value(ledger), assigned=len(ledger.placed), bound=bound))
 
     index = compile_problem(problem)
     t = phase("compile", t0)
@@ -64,6 +80,7 @@ def solve(
     ledger = pol.first_plan(ctx)
     t = phase("first_plan", t)
     first_plan_seconds = t - t0
+    report("first_plan", ledger)
     relaxation = relax(ctx, deadline=t0 + 0.3 * params.time_limit_s, clock=clock) if params.lp_bound else trivial(ctx)
     bound = relaxation.bound
     t = phase("bound", t)
@@ -72,6 +89,7 @@ def solve(
     if pol.score(ctx, guided) > pol.score(ctx, ledger):
         ledger = guided
     t = phase("guided_plan", t)
+    report("bound", ledger)
     if np.isfinite(index.energy_budget_kwh):
         saver = ledger.copy()
         economise(saver, lambda r: np.array([o.energy_kwh for o in index.options[r]]))
@@ -79,22 +97,24 @@ def solve(
         if pol.score(ctx, saver) > pol.score(ctx, ledger):
             ledger = saver
         t = phase("economise", t)
-    status = improve(ctx, pol, ledger, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock)
+    status = improve(ctx, pol, ledger, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock,
+                     on_step=lambda: report("improve", ledger, PROGRESS_EVERY_S))
     t = phase("improve", t)
     fill(ctx, pol, ledger, lp_guide.order)
     t = phase("fill", t)
     polish.lower_carbon(ctx, ledger)
     t = phase("polish", t)
+    report("polish", ledger)
     plan = decode(ctx, ledger, pol.name)
     t = phase("decode", t)
     value = plan.metrics.value
     return plan.model_copy(
         update={
             "solver": SolverInfo(
-                status="OPTIMAL" if value >= bound - 1e-6 else status,
+                status="OPTIMAL" if value >= relaxation.bound - 1e-6 else status,
                 policy=pol.name,
                 objective=pol.score(ctx, ledger)[0],
-                bound=bound,
+                bound=relaxation.bound,
                 wall_seconds=round(t - t0, 4),
                 first_plan_seconds=round(first_plan_seconds, 4),
                 stages=stages,

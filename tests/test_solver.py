@@ -25,7 +25,7 @@ from solver.greedy import baseline
 from solver.index import compile_problem
 from solver.metrics import fits_alone
 from solver.params import SolveParams
-from solver.plan import Assignment, Plan
+from solver.plan import Assignment, Plan, Progress
 from solver.policies import Context
 from solver.problem import Cluster, Problem, Request
 from solver.search import decode, solve
@@ -353,6 +353,23 @@ def test_same_problem_seed_and_one_worker_give_the_same_plan() -> None:
     first, second = solve(problem, "fair", params), solve(problem, "fair", params)
     assert _without_timings(first) == _without_timings(second)
     assert verify(problem, first) == []
+
+
+def test_progress_reports_each_phase_with_the_plan_so_far_and_ends_with_the_plan_returned() -> None:
+    problem = load_problem(EXAMPLE)
+    params = PARAMS.model_copy(update={"neighbourhood_dtime": 0.2, "max_neighbourhoods": 6})
+    heard: list[Progress] = []
+    plan = solve(problem, "value", params, on_progress=heard.append)
+    phases = [p.phase for p in heard]
+    assert phases[:2] == ["first_plan", "bound"] and phases[-1] == "polish"
+    assert set(phases[2:-1]) <= {"improve"}
+    assert heard[0].bound is None and all(p.bound == plan.solver.bound for p in heard[1:])
+    assert [p.elapsed_s for p in heard] == sorted(p.elapsed_s for p in heard)
+    values = [p.value for p in heard]
+    assert values == sorted(values)  # the value policy never accepts a worse plan
+    assert heard[-1].value == pytest.approx(plan.metrics.value) and heard[-1].assigned == len(plan.assignments)
+    assert all(p.value <= p.bound + 1e-6 for p in heard[1:])
+    assert _without_timings(solve(problem, "value", params)) == _without_timings(plan)  # listening changes nothing
 
 
 # 4. Each hard rule, as a story --------------------------------------------------------------------------------------
