@@ -27,13 +27,13 @@ there are no pins.  Pure: no store, no clock.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from scheduler.errors import PolicyViolation
-from solver import Plan, Problem, SolveParams, solve
+from solver import Plan, Problem, Progress, SolveParams, solve
 from solver.index import Index, compile_problem
 from solver.ledger import Ledger, Placement
 from solver.metrics import fits_alone
@@ -54,12 +54,13 @@ class Pinned:
     start_slot: int
 
 
-def solve_with_pins(problem: Problem, objective: str, params: SolveParams, pins: Sequence[Pinned]) -> Plan:
+def solve_with_pins(problem: Problem, objective: str, params: SolveParams, pins: Sequence[Pinned],
+                    on_progress: Callable[[Progress], None] | None = None) -> Plan:
     if not pins:
-        return solve(problem, objective, params)
+        return solve(problem, objective, params, on_progress=on_progress)
     index = compile_problem(problem)
     pinned = place_pins(index, pins)
-    rest_plan = solve(reserve(problem, index, pinned), objective, params)
+    rest_plan = solve(reserve(problem, index, pinned), objective, params, on_progress=on_progress)
     ledger = Ledger(index)
     pos = {rid: i for i, rid in enumerate(index.req_ids)}
     for r, p in pinned.items():

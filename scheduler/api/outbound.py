@@ -145,10 +145,23 @@ def solver_params(p: SolveParams) -> common.SolverParams:
 
 def progress(rec: RoundRecord, run: RoundRun | None) -> rounds.RoundProgress:
     if run is not None and not run.done.is_set():
-        return rounds.RoundProgress(round_id=rec.id, state=round_state(RoundState.SOLVING), phase=run.phase,
-                                    fraction=run.fraction, elapsed_s=run.elapsed_s, message=run.message)
+        return live_progress(run)
+    if rec.state == RoundState.SOLVING:  # solving on another worker of this server: its last stored report
+        return rounds.RoundProgress(round_id=rec.id, state=round_state(rec.state), phase="solve",
+                                    fraction=rec.progress, message=rec.progress_message)
     return rounds.RoundProgress(round_id=rec.id, state=round_state(rec.state), phase=rec.progress_message,
                                 fraction=rec.progress, message=rec.error or "")
+
+
+def live_progress(run: RoundRun) -> rounds.RoundProgress:
+    """A solve this process runs, with the solver's latest report."""
+    out = rounds.RoundProgress(round_id=run.round_id, state=round_state(RoundState.SOLVING), phase=run.phase,
+                               fraction=run.fraction, elapsed_s=run.elapsed_s, message=run.message)
+    if run.solver is not None:
+        out.value, out.assigned, out.solver_phase = run.solver.value, run.solver.assigned, run.solver.phase
+        if run.solver.bound is not None:
+            out.bound = run.solver.bound
+    return out
 
 
 def round(rec: RoundRecord, allocations: Iterable[AllocationRecord] = (), run: RoundRun | None = None) -> rounds.Round:

@@ -113,8 +113,7 @@ class RoundServicer(rounds_grpc.RoundServiceServicer):
         round_id = inbound.identifier(request.round_id, "round_id")
         run = await self.service.run_round(caller(), round_id)
         while not run.done.is_set():
-            yield rounds.RoundProgress(round_id=round_id, state="ROUND_STATE_SOLVING", phase=run.phase,
-                                       fraction=run.fraction, elapsed_s=run.elapsed_s, message=run.message)
+            yield outbound.live_progress(run)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.done.wait(), PROGRESS_TICK_S)
         record, _ = await self.service.get_round(caller(), round_id)

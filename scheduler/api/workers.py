@@ -15,10 +15,11 @@ them.  They share nothing but the database:
 - Writes stay durable and serial: each worker group-commits on its own, and on SQLite the writers
   of all workers take turns under one file lock (:class:`~scheduler.store.engine.WriterLock`).
 
-What a worker keeps in memory stays its own: ``GetRound`` shows a solve's live progress only on the
-worker that runs it (the others show the state, ``solving``); heartbeats reach the database at least
-every half staleness window, which is what the sweep on worker 0 reads for clusters streaming to
-other workers; a revoked bearer token is refused by each worker within ``token_cache_s``.
+What a worker keeps in memory stays its own, so what the others must see goes through the database:
+a solve's progress reaches the round record every second (``GetRound`` on any worker shows it);
+heartbeats reach it at least every half staleness window, which is what the sweep on worker 0 reads
+for clusters streaming to other workers (a cluster marked stale comes back to ``active`` within that
+half window); a revoked bearer token is refused by each worker within ``token_cache_s``.
 """
 
 from __future__ import annotations

@@ -473,13 +473,14 @@ def _round_run(remote: Any, args: argparse.Namespace) -> int:
 
     last = None
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TimeElapsedColumn())
+               TimeElapsedColumn(), TextColumn("{task.fields[detail]}", markup=False))
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("snapshot", total=1.0)
+        task = bar.add_task("snapshot", total=1.0, detail="")
         try:
             for update in remote.rounds.RunRound(rnd.RunRoundRequest(round_id=args.round_id),
                                                  metadata=remote.metadata):
-                bar.update(task, completed=update.fraction, description=update.phase or "solve")
+                bar.update(task, completed=update.fraction, description=update.phase or "solve",
+                           detail=update.message if update.state == rnd.ROUND_STATE_SOLVING else "")
                 last = update
         except grpc.RpcError as exc:
             raise rpc_error(exc) from None

@@ -18,7 +18,8 @@ Rules every implementation keeps (the contract suite in ``tests/store`` checks t
 * **Audit.**  Every ``add_*``/``update_*``/``submit_request`` appends one :class:`AuditEntry` from its
   :class:`Change` (before/after are the states), in the same transaction.  The log has no update or
   delete.  Observations (heartbeats, inventory, solve progress) are not audited and do not bump
-  ``version``, and ``update_*`` leaves those fields as stored.
+  ``version``, and ``update_*`` leaves those fields as stored.  Solve progress is taken only while
+  the round is ``solving``: a late report of a finished solve changes nothing.
 * **Idempotent submit.**  Same ``(org, idempotency_key)`` and equal spec: the stored request comes
   back unchanged (no new audit entry); different spec: ``Conflict``.
 * **Pagination.**  Lists are in insertion order (audit: by ``seq``); ``next_cursor`` is opaque and

@@ -29,7 +29,7 @@ from scheduler.domain import (
     subject,
 )
 from scheduler.errors import NotFound
-from scheduler.states import Kind
+from scheduler.states import Kind, RoundState
 from scheduler.store import common
 
 Record = RequestRecord | ClusterRecord | RoundRecord | AllocationRecord | TokenRecord
@@ -139,6 +139,8 @@ class TxLogic(ABC):
 
     def set_round_progress(self, id: str, progress: float, message: str = "") -> None:
         stored = self.get_round(id)
+        if stored.state != RoundState.SOLVING:  # a late report of a solve that has ended
+            return
         new = RoundRecord.model_validate({**stored.model_dump(), "progress": progress, "progress_message": message})
         self._replace("round", new, stored.version)
 

@@ -24,6 +24,7 @@ from scheduler.domain import (
     TokenRecord,
 )
 from scheduler.errors import Conflict, NotFound
+from scheduler.states import RoundState
 from scheduler.store import common, schema
 from scheduler.store.base import (
     AllocationQuery,
@@ -92,6 +93,8 @@ class SqlTx(TxLogic):
         if doc is None:
             raise NotFound("round", id)
         stored = json.loads(doc)
+        if stored["state"] != RoundState.SOLVING.value:  # a late report of a solve that has ended
+            return
         new = RoundRecord.model_validate(stored | {"progress": progress, "progress_message": message})
         self.c.execute(sa.update(t).where(t.c.id == id).values(doc=new.model_dump_json()))
 

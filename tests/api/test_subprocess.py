@@ -145,5 +145,10 @@ def test_rpcs_stay_fast_while_a_round_solves_in_a_worker_process() -> None:
         server.close()
     assert updates[-1].state == rnd.ROUND_STATE_PROPOSED
     assert len({round(u.fraction, 2) for u in updates}) >= 5, "progress moved while it solved"
+    reports = [u for u in updates if u.solver_phase]  # the solver's own, from the worker process
+    assert reports and reports[0].solver_phase in ("first_plan", "bound")
+    assert {u.solver_phase for u in reports} <= {"first_plan", "bound", "improve", "polish"}
+    assert all(u.assigned > 0 and u.value > 0 and f"{u.assigned:,} assigned" in u.message for u in reports)
+    assert all(u.value <= u.bound + 1e-6 for u in reports if u.HasField("bound"))
     assert len(latencies) >= 50
     assert statistics.quantiles(latencies, n=20)[-1] < 0.1, f"p95 {statistics.quantiles(latencies, n=20)[-1]:.3f}s"

@@ -146,6 +146,58 @@ def test_a_worker_that_dies_stops_the_whole_server_with_an_error(tmp_path: Path)
     wait_for(lambda: all(gone(pid) for pid in pids), timeout=10)
 
 
+def test_every_worker_shows_a_running_solve_with_the_solver_s_latest_report(tmp_path: Path) -> None:
+    """The solve runs on the worker that got RunRound; the others read its reports from the round record."""
+    import random
+    import threading
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from scheduler.api.gen.allmende.v1 import common_pb2 as common
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
+    from tests.api.harness import T0
+
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    store = open_store(url)
+    md = auth(issue(store, Role.OPERATOR))
+    store.close()
+    server = SubprocessServer(url, workers=2, extra_env={"ALLMENDE_SOLVER_EXECUTOR": "process"})
+    server.start()
+    try:
+        stubs = separate_connection(server.address)
+        for c in range(4):
+            stubs.inventory.RegisterCluster(inv.RegisterClusterRequest(
+                cluster_id=f"c{c}", country="DE", gpus=[inv.GpuPool(gpu_type="H100", count=16, tdp_watts=700)]),
+                metadata=md)
+        rng = random.Random(3)
+        for n in range(300):
+            s = req.RequestSpec(title=f"j{n}", org=f"org-{n % 9}", category=rng.choice(["research", "industry"]),
+                                gpus=rng.choice([1, 2, 4, 8]), runtime_slots={"H100": rng.randint(2, 12)},
+                                merit=rng.random(), entrypoint="python x.py")
+            stubs.requests.SubmitRequest(req.SubmitRequestRequest(idempotency_key=f"k{n}", spec=s), metadata=md)
+        opened = stubs.rounds.OpenRound(rnd.OpenRoundRequest(
+            horizon=common.Horizon(start=Timestamp(seconds=int(T0.timestamp())), slots=48),
+            policy_config=common.PolicyConfig(category_shares={"research": 0.5, "industry": 0.5}),
+            solver=common.SolverParams(time_limit_s=8, workers=1)), metadata=md)
+        runner = threading.Thread(target=lambda: list(
+            stubs.rounds.RunRound(rnd.RunRoundRequest(round_id=opened.round_id), metadata=md)))
+        runner.start()
+        time.sleep(4)  # the solver has reported, and the reports have been stored
+        others = [separate_connection(server.address) for _ in range(CONNECTIONS)]
+        seen = [o.rounds.GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=md).progress
+                for o in others]
+        runner.join(60)
+        after = {o.rounds.GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=md).state for o in others}
+        for c in (stubs, *others):
+            c.channel.close()
+    finally:
+        assert server.stop() == 0, server.stderr()
+    assert all(p.state == rnd.ROUND_STATE_SOLVING and p.phase == "solve" for p in seen)
+    assert all(" assigned, value " in p.message and 0.05 < p.fraction < 1 for p in seen), [p.message for p in seen]
+    assert after == {rnd.ROUND_STATE_PROPOSED}
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"workers": 2, "database_url": "memory://"}, "need SQLite or PostgreSQL"),
     ({"workers": 2, "port": 0}, "must be given, not 0"),

@@ -127,30 +127,29 @@ def small_problem() -> Problem:
 
 
 def test_a_round_keeps_problem_plan_and_progress(store: Repository) -> None:
-    store.write(lambda t: t.add_round(round_(objective="value"), change("round.open")))
-    store.write(lambda t: t.set_round_progress("round-1", 0.5, "greedy warm start"))
-    record = store.read(lambda r: r.get_round("round-1"))
-    assert (record.progress, record.progress_message, record.version) == (0.5, "greedy warm start", 0)
+    opened = store.write(lambda t: t.add_round(round_(objective="value"), change("round.open")))
+    store.write(lambda t: t.set_round_progress("round-1", 0.5, "a report before the solve"))
+    assert store.read(lambda r: r.get_round("round-1")) == opened, "progress is taken only while solving"
     with pytest.raises(NotFound):
         store.write(lambda t: t.set_round_progress("round-9", 0.1))
     plan = Plan(
         assignments=[Assignment(request="req-1", cluster="c-de-1", gpu_type="H100", start_slot=0, end_slot=3)],
         solver=SolverInfo(status="OPTIMAL", policy="value", objective=1.5),
     )
-    done = record.model_copy(
-        update={
-            "state": RoundState.SOLVING,
-            "problem": small_problem(),
-            "plan": plan,
-            "ortools_version": "9.12",
-            "progress": 0,
-        }
-    )
-    stored = store.write(lambda t: t.update_round(done, change("round.run")))
-    assert (stored.progress, stored.version, stored.plan, stored.problem) == (0.5, 1, plan, small_problem())
+    solving = opened.model_copy(update={"state": RoundState.SOLVING, "problem": small_problem(),
+                                        "ortools_version": "9.12"})
+    store.write(lambda t: t.update_round(solving, change("round.run")))
+    store.write(lambda t: t.set_round_progress("round-1", 0.5, "improve: 1 assigned"))
+    record = store.read(lambda r: r.get_round("round-1"))
+    assert (record.progress, record.progress_message, record.version) == (0.5, "improve: 1 assigned", 1)
+    done = record.model_copy(update={"state": RoundState.PROPOSED, "plan": plan, "progress": 0})
+    stored = store.write(lambda t: t.update_round(done, change("round.solved")))
+    assert (stored.progress, stored.version, stored.plan, stored.problem) == (0.5, 2, plan, small_problem())
     assert store.read(lambda r: r.get_round("round-1")) == stored
+    store.write(lambda t: t.set_round_progress("round-1", 0.7, "a late report"))
+    assert store.read(lambda r: r.get_round("round-1")) == stored, "a late report changes nothing"
     assert [
-        x.id for x in store.read(lambda r: r.list_rounds(RoundQuery(states=frozenset({RoundState.SOLVING})))).items
+        x.id for x in store.read(lambda r: r.list_rounds(RoundQuery(states=frozenset({RoundState.PROPOSED})))).items
     ] == ["round-1"]
 
 

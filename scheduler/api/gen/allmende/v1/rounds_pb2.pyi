@@ -85,20 +85,28 @@ class RunRoundRequest(_message.Message):
     def __init__(self, round_id: _Optional[str] = ...) -> None: ...
 
 class RoundProgress(_message.Message):
-    __slots__ = ("round_id", "state", "phase", "fraction", "elapsed_s", "message")
+    __slots__ = ("round_id", "state", "phase", "fraction", "elapsed_s", "message", "value", "assigned", "bound", "solver_phase")
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
     FRACTION_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_S_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    SOLVER_PHASE_FIELD_NUMBER: _ClassVar[int]
     round_id: str
     state: RoundState
     phase: str
     fraction: float
     elapsed_s: float
     message: str
-    def __init__(self, round_id: _Optional[str] = ..., state: _Optional[_Union[RoundState, str]] = ..., phase: _Optional[str] = ..., fraction: _Optional[float] = ..., elapsed_s: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+    value: float
+    assigned: int
+    bound: float
+    solver_phase: str
+    def __init__(self, round_id: _Optional[str] = ..., state: _Optional[_Union[RoundState, str]] = ..., phase: _Optional[str] = ..., fraction: _Optional[float] = ..., elapsed_s: _Optional[float] = ..., message: _Optional[str] = ..., value: _Optional[float] = ..., assigned: _Optional[int] = ..., bound: _Optional[float] = ..., solver_phase: _Optional[str] = ...) -> None: ...
 
 class GetRoundRequest(_message.Message):
     __slots__ = ("round_id",)
