@@ -10,8 +10,9 @@ them.  They share nothing but the database:
 - Workers 1..N-1 are spawned processes that serve every RPC.  If this process is killed, its
   workers are killed with it (``PR_SET_PDEATHSIG``): a crash takes the whole server, as with one
   process, and what was acknowledged is in the database.
-- If any worker exits on its own, the server stops them all and exits with an error, so that its
-  supervisor restarts it whole and worker 0 recovers the rounds that worker was solving.
+- If a worker dies, the server stops them all and exits with an error, so that its supervisor
+  restarts it whole and worker 0 recovers the rounds that worker was solving.  A worker that stops
+  cleanly (a Ctrl-C reaches every process of the terminal's group) stops the server cleanly.
 - Writes stay durable and serial: each worker group-commits on its own, and on SQLite the writers
   of all workers take turns under one file lock (:class:`~scheduler.store.engine.WriterLock`).
 
@@ -48,7 +49,8 @@ async def serve_workers(settings: Settings, ready: Callable[[int], Awaitable[Non
 
     context = multiprocessing.get_context("spawn")  # no fork of a process that has started gRPC
     children: list[tuple[Any, Any]] = []  # (process, its "serving" event)
-    failed = asyncio.Event()
+    ended = asyncio.Event()  # a worker has exited: stop the server
+    failed = [False]
     watching: list[asyncio.Task[None]] = []
 
     async def start_children(port: int) -> None:
@@ -64,17 +66,18 @@ async def serve_workers(settings: Settings, ready: Callable[[int], Awaitable[Non
                 if not child.is_alive():
                     log.error("worker %s exited with code %s before serving: stopping the server", child.name,
                               child.exitcode)
-                    failed.set()
+                    failed[0] = True
+                    ended.set()
                     return
         log.info("%d workers serving on %s:%d", settings.workers, settings.host, port)
-        watching.append(asyncio.get_running_loop().create_task(_watch([c for c, _ in children], failed)))
+        watching.append(asyncio.get_running_loop().create_task(_watch([c for c, _ in children], ended, failed)))
         if ready is not None:
             result = ready(port)
             if result is not None:
                 await result
 
     try:
-        await serve(settings, start_children, stop_when=failed)
+        await serve(settings, start_children, stop_when=ended)
     finally:
         for task in watching:
             task.cancel()
@@ -86,17 +89,22 @@ async def serve_workers(settings: Settings, ready: Callable[[int], Awaitable[Non
             if child.is_alive():
                 child.kill()
                 await asyncio.to_thread(child.join)
-    return 1 if failed.is_set() else 0
+    return 1 if failed[0] else 0
 
 
-async def _watch(children: list[Any], failed: asyncio.Event) -> None:
-    while not failed.is_set():
+async def _watch(children: list[Any], ended: asyncio.Event, failed: list[bool]) -> None:
+    while not ended.is_set():
         await asyncio.sleep(POLL_S)
         for child in children:
-            if not child.is_alive():
+            if child.is_alive():
+                continue
+            if child.exitcode == 0:
+                log.info("worker %s stopped: stopping the server", child.name)
+            else:
                 log.error("worker %s exited with code %s: stopping the server", child.name, child.exitcode)
-                failed.set()
-                return
+                failed[0] = True
+            ended.set()
+            return
 
 
 def _child(settings: dict[str, Any], index: int, parent: int, serving: Any) -> None:

@@ -146,6 +146,17 @@ def test_a_worker_that_dies_stops_the_whole_server_with_an_error(tmp_path: Path)
     wait_for(lambda: all(gone(pid) for pid in pids), timeout=10)
 
 
+def test_ctrl_c_reaching_every_worker_stops_the_server_cleanly(tmp_path: Path) -> None:
+    server = SubprocessServer(f"sqlite:///{tmp_path / 'workers.db'}", workers=2)
+    server.start()
+    pids = workers(server)
+    for pid in pids:  # what a terminal does: SIGINT to every process of its foreground group
+        os.kill(pid, signal.SIGINT)
+    assert server.proc is not None
+    assert server.proc.wait(30) == 0, server.stderr()
+    wait_for(lambda: all(gone(pid) for pid in pids), timeout=10)
+
+
 def test_every_worker_shows_a_running_solve_with_the_solver_s_latest_report(tmp_path: Path) -> None:
     """The solve runs on the worker that got RunRound; the others read its reports from the round record."""
     import random
