@@ -65,13 +65,19 @@ def separate_connection(address: str) -> Stubs:
     return Stubs(grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]))
 
 
-def test_workers_share_the_port_each_serves_and_every_submission_is_stored_once(tmp_path: Path) -> None:
+def two_workers(tmp_path: Path) -> tuple[SubprocessServer, str]:
+    """A started ``allmende serve --workers 2`` on SQLite, and an applicant token of org-a."""
     url = f"sqlite:///{tmp_path / 'workers.db'}"
     store = open_store(url)
     token = issue(store, Role.APPLICANT, org="org-a")
     store.close()
     server = SubprocessServer(url, workers=2)
     server.start()
+    return server, token
+
+
+def test_workers_share_the_port_each_serves_and_every_submission_is_stored_once(tmp_path: Path) -> None:
+    server, token = two_workers(tmp_path)
     try:
         pids = workers(server)
         assert len(pids) == 2 and listening(server.port) == 2
@@ -104,14 +110,9 @@ def test_workers_share_the_port_each_serves_and_every_submission_is_stored_once(
 
 
 def test_a_killed_server_takes_its_workers_with_it_and_restarts_on_the_same_port(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'workers.db'}"
-    store = open_store(url)
-    token = issue(store, Role.APPLICANT, org="org-a")
-    store.close()
-    server = SubprocessServer(url, workers=2)
-    server.start()
-    wait_for(lambda: len(workers(server)) == 2)
+    server, token = two_workers(tmp_path)
     pids = workers(server)
+    assert len(pids) == 2
     stubs = server.stubs()
     first = stubs.requests.SubmitRequest(req.SubmitRequestRequest(idempotency_key="k", spec=spec(1)),
                                          metadata=auth(token))
@@ -131,8 +132,8 @@ def test_a_killed_server_takes_its_workers_with_it_and_restarts_on_the_same_port
 def test_a_worker_that_dies_stops_the_whole_server_with_an_error(tmp_path: Path) -> None:
     server = SubprocessServer(f"sqlite:///{tmp_path / 'workers.db'}", workers=3)
     server.start()
-    wait_for(lambda: len(workers(server)) == 3)
     pids = workers(server)
+    assert len(pids) == 3
     os.kill(pids[1], signal.SIGKILL)
     assert server.proc is not None
     deadline = time.monotonic() + 30
@@ -147,8 +148,7 @@ def test_a_worker_that_dies_stops_the_whole_server_with_an_error(tmp_path: Path)
 
 
 def test_ctrl_c_reaching_every_worker_stops_the_server_cleanly(tmp_path: Path) -> None:
-    server = SubprocessServer(f"sqlite:///{tmp_path / 'workers.db'}", workers=2)
-    server.start()
+    server, _ = two_workers(tmp_path)
     pids = workers(server)
     for pid in pids:  # what a terminal does: SIGINT to every process of its foreground group
         os.kill(pid, signal.SIGINT)
