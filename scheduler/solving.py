@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import multiprocessing
+import multiprocessing.queues
 import queue
 import time
 from collections.abc import Callable, Sequence
@@ -103,6 +104,10 @@ class SolverRunner:
     def close(self) -> None:
         """Stop accepting solves; a solve still running in a worker process is terminated."""
         executor, self._executor = self._executor, None
+        events, self._events = self._events, None
+        if isinstance(events, multiprocessing.queues.Queue):
+            events.close()  # its feeder thread must not hold up the server's exit
+            events.cancel_join_thread()
         if executor is None:
             return
         if isinstance(executor, concurrent.futures.ProcessPoolExecutor):
