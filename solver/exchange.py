@@ -35,7 +35,7 @@ def energy_exchange(ctx: Context, policy: Policy, ledger: Ledger, fraction: floa
 
     removed: dict[int, Placement] = {}
     freed = 0.0
-    for r in sorted(ledger.placed, key=lambda q: (value[q] / max(spent(q), 1e-9), idx.req_ids[q])):
+    for r in sorted(ledger.movable(), key=lambda q: (value[q] / max(spent(q), 1e-9), idx.req_ids[q])):
         if freed >= fraction * idx.energy_budget_kwh:
             break
         freed += spent(r)

@@ -134,7 +134,7 @@ def _contention_reason(
         if _fits_without(ledger, r, attr):
             return {"reason": reason, "detail": detail}
     blockers = occupancy.blockers(index, r)
-    if policy == "fair":
+    if policy == "fair" and index.share.any():  # with no shares at all, the fair policy is merit order
         if index.share[index.category[r]] == 0:
             return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} has no share "
                     "and only gets capacity left over once the categories with a share are served"}

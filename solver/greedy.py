@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.index import FloatArray, Index
-from solver.ledger import Ledger
+from solver.ledger import Ledger, pinned
 
 if TYPE_CHECKING:
     from solver.policies.base import Context, Policy
@@ -68,7 +68,7 @@ def place_in_order(ledger: Ledger, order: Iterable[int], guide: Guide | None = N
 
 
 def baseline(index: Index, name: str) -> Ledger:
-    return place_in_order(Ledger(index), BASELINES[name](index))
+    return place_in_order(pinned(index), BASELINES[name](index))
 
 
 def economise(ledger: Ledger, cost: Callable[[int], FloatArray]) -> int:
@@ -78,7 +78,7 @@ def economise(ledger: Ledger, cost: Callable[[int], FloatArray]) -> int:
     Returns the number of jobs moved.
     """
     moved = 0
-    for r in sorted(ledger.placed, key=lambda q: ledger.index.req_ids[q]):
+    for r in sorted(ledger.movable(), key=lambda q: ledger.index.req_ids[q]):
         c = cost(r)
         current = ledger.remove(r)
         better = ledger.earliest(r, c)

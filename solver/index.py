@@ -62,6 +62,7 @@ class Index:
     org_cap_gpu_hours: float
     energy_budget_kwh: float
     carbon_budget_g: float
+    pins: dict[int, tuple[int, int]]  # request -> (option, start) the plan must keep
 
     @property
     def n(self) -> int:
@@ -124,6 +125,13 @@ def compile_problem(problem: Problem) -> Index:
         options.append(opts)
 
     pol = problem.policy
+    req_pos = {r.id: i for i, r in enumerate(requests)}
+    pins: dict[int, tuple[int, int]] = {}
+    for pin in problem.pins:
+        i = req_pos[pin.request]
+        k = next(k for k, o in enumerate(options[i])
+                 if clusters[o.cluster].id == pin.cluster and pool_type[o.pool] == pin.gpu_type)
+        pins[i] = (k, pin.start_slot)
     return Index(
         problem=problem,
         slots=slots,
@@ -153,4 +161,5 @@ def compile_problem(problem: Problem) -> Index:
         org_cap_gpu_hours=np.inf if pol.org_cap_share is None else pol.org_cap_share * problem.gpu_hour_capacity(),
         energy_budget_kwh=np.inf if pol.energy_budget_mwh is None else pol.energy_budget_mwh * 1000.0,
         carbon_budget_g=np.inf if pol.carbon_budget_t is None else pol.carbon_budget_t * 1e6,
+        pins=pins,
     )

@@ -4,6 +4,10 @@ The ledger is the one place that answers "where can request r still start?"
 under every hard rule (capacity, power cap, energy and carbon budgets,
 organisation cap), so the greedy baselines, the neighbourhood search and the
 explanations agree on what fits.
+
+A plan starts from :func:`pinned`: the problem's pins placed and ``fixed``.  A fixed
+request cannot be removed, so no phase of the search can move a pin; the phases that
+re-place jobs walk :meth:`Ledger.movable`.
 """
 
 from __future__ import annotations
@@ -64,11 +68,13 @@ class Ledger:
         self.carbon_left = float(index.carbon_budget_g)
         self.org_left: FloatArray = np.full(len(index.orgs), index.org_cap_gpu_hours, dtype=np.float64)
         self.placed: dict[int, Placement] = {}
+        self.fixed: frozenset[int] = frozenset()
         self._groups: dict[int, list[TypeGroup]] = {}
 
     def copy(self) -> Ledger:
         other = Ledger.__new__(Ledger)
         other.index = self.index
+        other.fixed = self.fixed
         other.free, other.power, other.org_left = self.free.copy(), self.power.copy(), self.org_left.copy()
         other.energy_left, other.carbon_left = self.energy_left, self.carbon_left
         other.placed = dict(self.placed)
@@ -141,7 +147,13 @@ class Ledger:
         self._apply(r, p, +1)
         self.placed[r] = p
 
+    def movable(self) -> list[int]:
+        """The placed requests the search may move or drop: all but the pins."""
+        return [r for r in self.placed if r not in self.fixed]
+
     def remove(self, r: int) -> Placement:
+        if r in self.fixed:
+            raise ValueError(f"request {self.index.req_ids[r]} is pinned")
         p = self.placed.pop(r)
         self._apply(r, p, -1)
         return p
@@ -156,3 +168,22 @@ class Ledger:
         if np.isfinite(self.carbon_left):
             self.carbon_left -= sign * idx.co2_g(o, p.start)
         self.org_left[idx.org[r]] -= sign * o.gpu_hours
+
+
+class PinsDoNotFit(ValueError):
+    """The pins together break a hard rule; the message names the first pin that does not fit."""
+
+
+def pinned(index: Index) -> Ledger:
+    """An empty plan but for the problem's pins, which it keeps."""
+    ledger = Ledger(index)
+    for r, (k, start) in sorted(index.pins.items(), key=lambda item: index.req_ids[item[0]]):
+        if not ledger.fits_at(r, k, start):
+            o = index.options[r][k]
+            raise PinsDoNotFit(
+                f"pin of {index.req_ids[r]} on {index.cluster_ids[o.cluster]}/{index.pool_type[o.pool]} at slot "
+                f"{start} does not fit beside the pins before it (capacity, power cap, budgets or organisation cap)"
+            )
+        ledger.place(r, Placement(k, start))
+    ledger.fixed = frozenset(index.pins)
+    return ledger

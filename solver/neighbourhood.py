@@ -149,7 +149,8 @@ def _step(
     idx = ctx.index
     inside = [
         r for r, p in ledger.placed.items()
-        if idx.options[r][p.option].cluster in region.clusters
+        if r not in ledger.fixed
+        and idx.options[r][p.option].cluster in region.clusters
         and p.start >= region.start
         and p.start + idx.options[r][p.option].runtime <= region.end
     ]

@@ -21,7 +21,7 @@ def lower_carbon(ctx: Context, ledger: Ledger) -> int:
     if not np.any(idx.intensity_cum[:, -1] > 0):
         return 0
     moved = 0
-    for r in sorted(ledger.placed, key=lambda q: idx.req_ids[q]):
+    for r in sorted(ledger.movable(), key=lambda q: idx.req_ids[q]):
         current = ledger.remove(r)
         best = current
         best_co2 = idx.co2_g(idx.options[r][current.option], current.start)

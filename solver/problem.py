@@ -126,6 +126,15 @@ class Policy(Frozen):
         return v
 
 
+class Pin(Frozen):
+    """An assignment an operator has fixed: the solver keeps it and plans the rest around it."""
+
+    request: Id
+    cluster: Id
+    gpu_type: Id
+    start_slot: NonNegInt
+
+
 class Problem(Frozen):
     version: Literal[1] = 1
     horizon: Horizon
@@ -133,6 +142,7 @@ class Problem(Frozen):
     clusters: list[Cluster]
     requests: list[Request]
     policy: Policy = Policy()
+    pins: list[Pin] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> Problem:
@@ -168,9 +178,35 @@ class Problem(Frozen):
                 errors.append(f"{where}.deadline_slot: {r.deadline_slot} is beyond the horizon ({slots})")
             if r.earliest_slot >= slots:
                 errors.append(f"{where}.earliest_slot: {r.earliest_slot} is not inside the horizon ({slots})")
+        self._check_pins(errors)
         if errors:
             raise ValueError("; ".join(errors))
         return self
+
+    def _check_pins(self, errors: list[str]) -> None:
+        """What a pin can break on its own: references, type, country, window.  Whether pins fit together
+        (capacity, power, budgets, organisation cap) is for the solver, which says which pin does not."""
+        requests = {r.id: r for r in self.requests}
+        clusters = {c.id: c for c in self.clusters}
+        _duplicates("pins", [p.request for p in self.pins], errors)
+        for p in self.pins:
+            where = f"pins[request={p.request}]"
+            r, c = requests.get(p.request), clusters.get(p.cluster)
+            if r is None:
+                errors.append(f"{where}.request: no request {p.request!r}")
+                continue
+            if c is None:
+                errors.append(f"{where}.cluster: no cluster {p.cluster!r}")
+                continue
+            if p.gpu_type not in r.runtime_slots or c.gpus.get(p.gpu_type, 0) == 0:
+                errors.append(f"{where}.gpu_type: {p.request} does not accept {p.gpu_type!r} or {p.cluster} has none")
+                continue
+            if r.countries is not None and c.country not in r.countries:
+                errors.append(f"{where}.cluster: {p.cluster} is in {c.country}, outside {p.request}'s countries")
+            end = p.start_slot + r.runtime_slots[p.gpu_type]
+            if p.start_slot < r.earliest_slot or end > self.deadline(r):
+                errors.append(f"{where}.start_slot: [{p.start_slot}, {end}) is outside the request's window "
+                              f"[{r.earliest_slot}, {self.deadline(r)})")
 
     def deadline(self, r: Request) -> int:
         return self.horizon.slots if r.deadline_slot is None else r.deadline_slot

@@ -22,7 +22,8 @@ The rules (numbered as in :class:`Violation.rule`):
 8. ``sum_jobs sum_{t in [s, e)} gpus * tdp/1000 * h * pue * intensity(c, t)
    <= 1e6 * carbon_budget_t`` (grams);
 9. per organisation, ``sum gpus * (e - s) * h <= org_cap_share * capacity``,
-   where capacity is the horizon's available GPU-hours (per slot, clamped at 0).
+   where capacity is the horizon's available GPU-hours (per slot, clamped at 0);
+10. every pin of the problem is an assignment on its cluster, type and start.
 
 Rules 5-9 count an assignment only when rule 2 holds for it (a GPU type a
 cluster does not have cannot run there) and only over the slots inside the
@@ -93,6 +94,7 @@ def verify(problem: Problem, plan: Plan) -> list[Violation]:
     found += _check_energy(problem, runnable)
     found += _check_carbon(problem, runnable)
     found += _check_org_cap(problem, runnable)
+    found += _check_pins(problem, plan)
     return _capped(found)
 
 
@@ -106,6 +108,23 @@ def _span(a: Assignment) -> str:
 
 def _slots_text(first: int, last: int) -> str:
     return f"slot {first}" if first == last else f"slots {first}-{last}"
+
+
+# Rule 10 --------------------------------------------------------------------------------------------------------------
+
+
+def _check_pins(problem: Problem, plan: Plan) -> list[Violation]:
+    """An operator fixed these: a plan that moved or dropped one overrode a person's decision."""
+    assigned = {a.request: a for a in plan.assignments}
+    found = []
+    for pin in problem.pins:
+        a = assigned.get(pin.request)
+        want = f"cluster {pin.cluster}, {pin.gpu_type}, start slot {pin.start_slot}"
+        if a is None:
+            found.append(Violation(10, pin.request, "pins", f"pinned to {want} but not assigned"))
+        elif (a.cluster, a.gpu_type, a.start_slot) != (pin.cluster, pin.gpu_type, pin.start_slot):
+            found.append(Violation(10, pin.request, _span(a), f"pinned to {want}"))
+    return found
 
 
 # Rule 1 ---------------------------------------------------------------------------------------------------------------

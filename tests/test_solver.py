@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from solver.files import dumps, load_plan, load_problem
 from solver.greedy import baseline
 from solver.index import compile_problem
+from solver.ledger import PinsDoNotFit
 from solver.metrics import fits_alone
 from solver.params import SolveParams
 from solver.plan import Assignment, Plan, Progress
@@ -370,6 +371,55 @@ def test_progress_reports_each_phase_with_the_plan_so_far_and_ends_with_the_plan
     assert heard[-1].value == pytest.approx(plan.metrics.value) and heard[-1].assigned == len(plan.assignments)
     assert all(p.value <= p.bound + 1e-6 for p in heard[1:])
     assert _without_timings(solve(problem, "value", params)) == _without_timings(plan)  # listening changes nothing
+
+
+def pinned_world(*pins: dict[str, Any], **kw: Any) -> Problem:
+    """Three 16-GPU jobs for a 16-GPU pool in slots 0-6; the low-merit one may be pinned late."""
+    base = world(req("hi", gpus=16, merit=0.9, deadline_slot=6), req("mid", gpus=16, merit=0.6, deadline_slot=6),
+                 req("lo", gpus=16, merit=0.1), slots=9, **kw)
+    return Problem.model_validate({**base.model_dump(), "pins": list(pins)})
+
+
+@pytest.mark.parametrize("policy", ["value", "fair"])
+def test_a_pin_is_kept_and_the_rest_is_planned_around_it(policy: str) -> None:
+    """Unpinned, all three run (hi and mid before slot 6, lo after); pinning lo at slot 2 leaves no
+    three free slots before 6, so hi and mid go, and their reason says the capacity is taken."""
+    unpinned = solve(pinned_world(), policy, PARAMS)
+    assert {a.request for a in unpinned.assignments} == {"hi", "mid", "lo"}
+    problem = pinned_world({"request": "lo", "cluster": "jsc-booster", "gpu_type": "H100", "start_slot": 2})
+    plan = solve(problem, policy, PARAMS)
+    assert verify(problem, plan) == []
+    assert [(a.request, a.start_slot) for a in plan.assignments] == [("lo", 2)]
+    assert {(r.request, r.reason) for r in plan.rejected} == {("hi", "capacity"), ("mid", "capacity")}
+
+
+def test_the_verifier_names_a_moved_or_dropped_pin() -> None:
+    problem = pinned_world({"request": "lo", "cluster": "jsc-booster", "gpu_type": "H100", "start_slot": 2})
+    plan = solve(problem, "value", PARAMS)
+    moved = [a.model_copy(update={"start_slot": 3, "end_slot": 6}) if a.request == "lo" else a
+             for a in plan.assignments if a.request == "lo"]
+    rules = {v.rule for v in verify(problem, plan.model_copy(update={"assignments": moved}))}
+    assert 10 in rules
+    dropped = plan.model_copy(update={"assignments": [a for a in plan.assignments if a.request != "lo"]})
+    assert any(v.rule == 10 and v.request == "lo" and "not assigned" in v.message for v in verify(problem, dropped))
+
+
+def test_pins_that_do_not_fit_together_are_refused_by_name() -> None:
+    problem = pinned_world({"request": "hi", "cluster": "jsc-booster", "gpu_type": "H100", "start_slot": 0},
+                           {"request": "mid", "cluster": "jsc-booster", "gpu_type": "H100", "start_slot": 1})
+    with pytest.raises(PinsDoNotFit, match="pin of mid on jsc-booster/H100 at slot 1"):
+        solve(problem, "value", PARAMS)
+
+
+@pytest.mark.parametrize(("pin", "message"), [
+    ({"request": "nope", "cluster": "jsc-booster", "gpu_type": "H100", "start_slot": 0},
+     r"pins\[request=nope\].request"),
+    ({"request": "hi", "cluster": "cineca-leo", "gpu_type": "A100", "start_slot": 0}, r"does not accept 'A100'"),
+    ({"request": "hi", "cluster": "jsc-booster", "gpu_type": "H100", "start_slot": 4}, r"outside the request's window"),
+])
+def test_a_pin_the_problem_cannot_hold_is_a_validation_error(pin: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pinned_world(pin)
 
 
 # 4. Each hard rule, as a story --------------------------------------------------------------------------------------

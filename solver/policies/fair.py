@@ -31,7 +31,7 @@ import heapq
 import numpy as np
 
 from solver.greedy import Guide, merit_order, place_in_order
-from solver.ledger import Ledger
+from solver.ledger import Ledger, pinned
 from solver.metrics import attainments, fairness
 from solver.policies.base import Context
 
@@ -43,7 +43,7 @@ class FairPolicy:
 
     def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
         idx = ctx.index
-        ledger = start or Ledger(idx)
+        ledger = start or pinned(idx)
         done = ctx.work_by_category(ledger)
         queues: dict[int, list[int]] = {}
         for r in merit_order(idx) if guide is None else guide.order:

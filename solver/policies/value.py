@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from solver.greedy import Guide, merit_order, place_in_order
-from solver.ledger import Ledger
+from solver.ledger import Ledger, pinned
 from solver.policies.base import Context
 
 
@@ -24,7 +24,7 @@ class ValuePolicy:
 
     def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
         order = merit_order(ctx.index) if guide is None else guide.order
-        return place_in_order(start or Ledger(ctx.index), order, guide)
+        return place_in_order(start or pinned(ctx.index), order, guide)
 
     def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
         return self.score_of(ctx, ctx.work_by_category(ledger), ctx.value(ledger))
