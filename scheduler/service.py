@@ -49,7 +49,7 @@ from scheduler.domain import (
 )
 from scheduler.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from scheduler.heartbeats import Heartbeats
-from scheduler.pinning import Pinned, place_pins
+from scheduler.pinning import Pinned, check_pins
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
@@ -66,7 +66,6 @@ from scheduler.store import (
     Transaction,
 )
 from solver.explain import counterfactual
-from solver.index import compile_problem
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Plan, Progress
 from solver.problem import Horizon, Policy
@@ -454,7 +453,7 @@ class Service:
             raise PolicyViolation(f"round {round_id!r} is {record.state}: pins are set while it is proposed")
         held = [a for a in allocations if a.state == AllocationState.PINNED and a.request_id != pin.request]
         pins = [*map(phases.pin_of, held), pin]
-        await asyncio.to_thread(place_pins, compile_problem(record.problem), pins)  # refuses a pin breaking a rule
+        await asyncio.to_thread(check_pins, record.problem, pins)  # refuses a pin breaking a rule
         now = self.clock()
 
         def start(t: Transaction) -> RoundRecord:
