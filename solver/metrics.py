@@ -58,7 +58,10 @@ def fair_shares(index: Index, work_by_cat: np.ndarray, demand_by_cat: np.ndarray
 
 def attainments(index: Index, work_by_cat: np.ndarray, demand_by_cat: np.ndarray) -> dict[int, float]:
     """Attainment per counted category: its work over its fair share (0 when the plan assigns nothing)."""
-    fair = fair_shares(index, work_by_cat, demand_by_cat)
+    return attained(work_by_cat, fair_shares(index, work_by_cat, demand_by_cat))
+
+
+def attained(work_by_cat: np.ndarray, fair: Mapping[int, float]) -> dict[int, float]:
     return {c: (float(work_by_cat[c]) / f if f > 0 else 0.0) for c, f in fair.items()}
 
 
@@ -93,7 +96,7 @@ def compute(index: Index, placed: Mapping[int, Placement], alone: np.ndarray) ->
         used_slots[o.cluster] += index.gpus[r] * o.runtime
     demand = demand_by_category(index, alone)
     fair_by_cat = fair_shares(index, work, demand)
-    att = attainments(index, work, demand)
+    att = attained(work, fair_by_cat)
     counts = np.bincount(index.category, minlength=len(cats))
     min_att, jain = fairness(att)
     avail_slots = np.bincount(index.pool_cluster, weights=index.pool_cap.sum(axis=1), minlength=len(index.cluster_ids))
