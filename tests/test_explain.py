@@ -21,40 +21,11 @@ from solver.problem import Problem, Request
 from solver.search import solve
 from solver.verify import verify
 from tests.strategies import problems
+from tests.worlds import req, world
 
 PARAMS = SolveParams(
     time_limit_s=20, workers=1, seed=0, deterministic=True, max_neighbourhoods=3, neighbourhood_dtime=0.5
 )
-
-# A small world: 12 one-hour slots; 16 H100 (700 W) in Germany and 8 A100 (400 W) in Italy, no caps, no budgets.
-
-
-def world(
-    *requests: dict[str, Any],
-    slots: int = 12,
-    jsc: dict[str, Any] | None = None,
-    leo: dict[str, Any] | None = None,
-    extra: list[dict[str, Any]] | None = None,
-    policy: dict[str, Any] | None = None,
-) -> Problem:
-    return Problem.model_validate(
-        {
-            "horizon": {"start": "2027-01-04T00:00:00Z", "slot_minutes": 60, "slots": slots},
-            "gpu_types": {"H100": {"tdp_watts": 700}, "A100": {"tdp_watts": 400}},
-            "clusters": [
-                {"id": "jsc-booster", "country": "DE", "gpus": {"H100": 16}, **(jsc or {})},
-                {"id": "cineca-leo", "country": "IT", "gpus": {"A100": 8}, **(leo or {})},
-                *(extra or []),
-            ],
-            "requests": list(requests),
-            "policy": policy or {},
-        }
-    )
-
-
-def req(rid: str, gpus: int = 8, runtime: dict[str, int] | None = None, **kw: Any) -> dict[str, Any]:
-    base = {"id": rid, "org": "org-a", "category": "research", "gpus": gpus, "runtime_slots": runtime or {"H100": 3}}
-    return base | kw
 
 
 def rejection(plan: Plan, rid: str) -> Rejection:

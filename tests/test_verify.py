@@ -18,35 +18,7 @@ from solver.plan import Assignment, Plan, Rejection
 from solver.problem import Problem, available
 from solver.verify import MAX_PER_RULE, Violation, verify
 from tests.strategies import arbitrary_plans, problems, valid_plans
-
-# A small world: 12 one-hour slots; 16 H100 (700 W) in Germany and 8 A100 (400 W) in Italy.
-
-
-def world(
-    *requests: dict[str, Any],
-    slots: int = 12,
-    slot_minutes: int = 60,
-    jsc: dict[str, Any] | None = None,
-    leo: dict[str, Any] | None = None,
-    policy: dict[str, Any] | None = None,
-) -> Problem:
-    return Problem.model_validate(
-        {
-            "horizon": {"start": "2025-01-06T00:00:00Z", "slot_minutes": slot_minutes, "slots": slots},
-            "gpu_types": {"H100": {"tdp_watts": 700}, "A100": {"tdp_watts": 400}},
-            "clusters": [
-                {"id": "jsc-booster", "country": "DE", "gpus": {"H100": 16}, **(jsc or {})},
-                {"id": "cineca-leo", "country": "IT", "gpus": {"A100": 8}, **(leo or {})},
-            ],
-            "requests": list(requests),
-            "policy": policy or {},
-        }
-    )
-
-
-def req(rid: str, gpus: int = 8, runtime: dict[str, int] | None = None, **kw: Any) -> dict[str, Any]:
-    base = {"id": rid, "org": "org-a", "category": "research", "gpus": gpus, "runtime_slots": runtime or {"H100": 3}}
-    return base | kw
+from tests.worlds import req, world
 
 
 def on(rid: str, start: int, end: int, cluster: str = "jsc-booster", gpu_type: str = "H100") -> Assignment:
