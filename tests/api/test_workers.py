@@ -194,10 +194,15 @@ def test_every_worker_shows_a_running_solve_with_the_solver_s_latest_report(tmp_
         runner = threading.Thread(target=lambda: list(
             stubs.rounds.RunRound(rnd.RunRoundRequest(round_id=opened.round_id), metadata=md)))
         runner.start()
-        time.sleep(4)  # the solver has reported, and the reports have been stored
         others = [separate_connection(server.address) for _ in range(CONNECTIONS)]
-        seen = [o.rounds.GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=md).progress
-                for o in others]
+        seen: list[rnd.RoundProgress] = []
+
+        def reported() -> bool:  # by the solver, on every connection: so on both workers
+            seen[:] = [o.rounds.GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=md).progress
+                       for o in others]
+            return all(" assigned, value " in p.message for p in seen) or not runner.is_alive()
+
+        wait_for(reported, timeout=60, every=0.2)
         runner.join(60)
         after = {o.rounds.GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=md).state for o in others}
         for c in (stubs, *others):
