@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
 
@@ -27,6 +27,7 @@ from scheduler.store import common, schema
 
 REQUEST_COLUMNS = ("id", "state", "version", "org", "idempotency_key", "category", "round_id", "doc")
 AUDIT_COLUMNS = ("at", "actor", "role", "action", "subject", "reason", "before", "after")
+T = TypeVar("T")
 SQLITE_MAX_VARIABLES = 999  # the lowest limit of any SQLite build (3.32 and later allow 32,766)
 REQUEST_TYPES = ("text", "text", "int", "text", "text", "text", "text", "text")
 AUDIT_TYPES = ("timestamptz", "text", "text", "text", "text", "text", "text", "text")
@@ -137,9 +138,7 @@ class FastPath:
             rows = cursor.fetchall()
         else:
             rows = []
-            per = SQLITE_MAX_VARIABLES // 2
-            for start in range(0, len(keys), per):
-                chunk = keys[start:start + per]
+            for chunk in _chunks(keys, SQLITE_MAX_VARIABLES // 2):
                 where = " OR ".join("(org = ? AND idempotency_key = ?)" for _ in chunk)
                 cursor.execute(self._select.format(where), [v for pair in chunk for v in pair])
                 rows += cursor.fetchall()
@@ -152,11 +151,14 @@ class FastPath:
             # One multi-row INSERT per chunk, not executemany: the sqlite3 module lets go of the GIL
             # for every row it steps, and each time takes it back from the busy event loop.
             width = len(rows[0])
-            per = SQLITE_MAX_VARIABLES // width
-            for start in range(0, len(rows), per):
-                chunk = rows[start:start + per]
+            for chunk in _chunks(rows, SQLITE_MAX_VARIABLES // width):
                 values = ", ".join([f"({_marks(width)})"] * len(chunk))
                 cursor.execute(f"{sql} VALUES {values}", [v for row in chunk for v in row])
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    """``items`` in runs of at most ``size``: one statement each, within SQLite's bound-variable limit."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 def _marks(n: int) -> str:
