@@ -58,6 +58,8 @@ from scheduler.api.gen.allmende.v1 import requests_pb2_grpc as req_grpc
 from scheduler.domain import Change, ClusterRecord, Role
 from scheduler.store import Transaction, open_store
 from solver.problem import GpuType
+from tests.api.harness import listening, wait_for
+from tests.fixtures.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLMENDE = str(Path(sys.executable).with_name("allmende"))
@@ -121,14 +123,6 @@ def own_cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(url: str | None, workers: int = 1) -> Iterator[tuple[str, int]]:
     """``allmende serve`` on ``url`` (None: the no-op baseline server); yields its address and pid."""
@@ -141,10 +135,7 @@ def server(url: str | None, workers: int = 1) -> Iterator[tuple[str, int]]:
     try:
         with grpc.insecure_channel(address) as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
-        deadline = time.monotonic() + 60
-        while workers > 1 and len(_children(proc.pid)) < workers and time.monotonic() < deadline:
-            time.sleep(0.1)  # the spawned workers (and multiprocessing's tracker) are up
-        time.sleep(0.5 if workers == 1 else 3.0)  # ... and listening
+        wait_for(lambda: listening(port) == workers, timeout=60)  # worker 0 serves before the others
         yield address, proc.pid
     finally:
         proc.terminate()
@@ -335,8 +326,7 @@ def heartbeats(url: str, seconds: float) -> Heartbeats:
 @contextmanager
 def postgres() -> Iterator[str | None]:
     """A throwaway PostgreSQL from the machine's binaries, via the test suite's starter; None without them."""
-    sys.path.insert(0, str(ROOT))
-    from tests.fixtures.postgres import PostgresServer, _free_port, _unprivileged_user, find_bin
+    from tests.fixtures.postgres import PostgresServer, _unprivileged_user, find_bin
 
     pg_bin = find_bin()
     if pg_bin is None:
@@ -344,7 +334,7 @@ def postgres() -> Iterator[str | None]:
         return
     root = Path(tempfile.mkdtemp(prefix="allmende-bench-pg-"))
     os.chmod(root, 0o755)
-    pg = PostgresServer(bin=pg_bin, root=root / "pg", port=_free_port(), user=_unprivileged_user())
+    pg = PostgresServer(bin=pg_bin, root=root / "pg", port=free_port(), user=_unprivileged_user())
     try:
         pg.start()
         yield pg.create_database("bench")
