@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check solver scheduler simulations tests bench
+	$(BIN)/ruff check solver scheduler simulations tests bench support
 
 typecheck: $(STAMP)
 	$(BIN)/mypy solver

@@ -58,8 +58,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2_grpc as req_grpc
 from scheduler.domain import Change, ClusterRecord, Role
 from scheduler.store import Transaction, open_store
 from solver.problem import GpuType
-from tests.api.harness import listening, wait_for
-from tests.fixtures.ports import free_port
+from support.ports import free_port, listening, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLMENDE = str(Path(sys.executable).with_name("allmende"))
@@ -325,8 +324,8 @@ def heartbeats(url: str, seconds: float) -> Heartbeats:
 
 @contextmanager
 def postgres() -> Iterator[str | None]:
-    """A throwaway PostgreSQL from the machine's binaries, via the test suite's starter; None without them."""
-    from tests.fixtures.postgres import PostgresServer, _unprivileged_user, find_bin
+    """A throwaway PostgreSQL from the machine's binaries, via support.postgres; None without them."""
+    from support.postgres import PostgresServer, find_bin, unprivileged_user
 
     pg_bin = find_bin()
     if pg_bin is None:
@@ -334,7 +333,7 @@ def postgres() -> Iterator[str | None]:
         return
     root = Path(tempfile.mkdtemp(prefix="allmende-bench-pg-"))
     os.chmod(root, 0o755)
-    pg = PostgresServer(bin=pg_bin, root=root / "pg", port=free_port(), user=_unprivileged_user())
+    pg = PostgresServer(bin=pg_bin, root=root / "pg", port=free_port(), user=unprivileged_user())
     try:
         pg.start()
         yield pg.create_database("bench")

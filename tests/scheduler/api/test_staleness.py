@@ -13,7 +13,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.domain import Role
-from tests.api.harness import T0, InProcessServer, ManualClock, Stubs, auth
+from tests.scheduler.api.harness import T0, InProcessServer, ManualClock, Stubs, auth
 
 INTERVAL, MISSED = 10.0, 3
 World = tuple[InProcessServer, ManualClock, Stubs, str]

@@ -12,7 +12,7 @@ import pytest
 from bench.service_bench import KEY_PLACEHOLDER, SPEC
 from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.domain import Role
-from tests.api.harness import ROOT, InProcessServer
+from tests.scheduler.api.harness import ROOT, InProcessServer
 
 SOURCE = ROOT / "bench" / "loadgen" / "loadgen.c"
 

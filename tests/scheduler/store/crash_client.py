@@ -1,6 +1,6 @@
 """A store client to be killed: submits from several threads and prints each id once its write is acknowledged.
 
-``python -m tests.store.crash_client URL RUN`` writes ``sent <key>`` before each call and
+``python -m tests.scheduler.store.crash_client URL RUN`` writes ``sent <key>`` before each call and
 ``ack <key> <id>`` after it returns, flushing each line, so whatever the parent read before its
 SIGKILL is a true record of what the store had promised.
 """
@@ -13,7 +13,7 @@ from itertools import count
 
 from scheduler.domain import new_id
 from scheduler.store import open_store
-from tests.store.builders import change, spec
+from tests.scheduler.store.builders import change, spec
 
 THREADS = 4
 

@@ -20,8 +20,8 @@ from solver.plan import REASONS, Assignment, Counterfactual, Plan, Rejection
 from solver.problem import Problem, Request
 from solver.search import solve
 from solver.verify import verify
+from tests.solver.worlds import req, world
 from tests.strategies import problems
-from tests.worlds import req, world
 
 PARAMS = SolveParams(
     time_limit_s=20, workers=1, seed=0, deterministic=True, max_neighbourhoods=3, neighbourhood_dtime=0.5

@@ -7,7 +7,7 @@ import pytest
 from scheduler.domain import Role
 from scheduler.errors import InvalidInput, Unauthenticated
 from scheduler.store import AuditQuery, PageRequest, Reader, Repository, Transaction
-from tests.store.builders import at, change, cluster, spec
+from tests.scheduler.store.builders import at, change, cluster, spec
 
 
 def test_the_log_is_ordered_and_says_who_did_what_and_why(store: Repository) -> None:

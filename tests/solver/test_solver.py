@@ -31,8 +31,8 @@ from solver.policies import Context
 from solver.problem import Cluster, Problem, Request
 from solver.search import decode, solve
 from solver.verify import verify
+from tests.solver.worlds import req, world
 from tests.strategies import problems
-from tests.worlds import req, world
 
 PARAMS = SolveParams(
     time_limit_s=20, workers=1, seed=0, deterministic=True, max_neighbourhoods=3, neighbourhood_dtime=0.5
@@ -40,8 +40,8 @@ PARAMS = SolveParams(
 PROPERTY = settings(
     max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
-EXAMPLE = Path(__file__).resolve().parents[1] / "solver" / "examples" / "example.yaml"
-GOLDEN = Path(__file__).parent / "golden_solver"
+EXAMPLE = Path(__file__).resolve().parents[2] / "solver" / "examples" / "example.yaml"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "solver"
 
 
 # Figures recomputed from the problem, as the contract defines them ---------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.domain import Role
 from scheduler.store import open_store
-from tests.api.harness import Stubs, SubprocessServer, auth, issue
+from tests.scheduler.api.harness import Stubs, SubprocessServer, auth, issue
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def test_rpcs_stay_fast_while_a_round_solves_in_a_worker_process() -> None:
     from scheduler.api.gen.allmende.v1 import common_pb2 as common
     from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
-    from tests.api.harness import T0, InProcessServer
+    from tests.scheduler.api.harness import T0, InProcessServer
 
     server = InProcessServer(solver="process")
     try:

@@ -18,7 +18,7 @@ from simulations.clusters import GPU_TYPES, carbon_profile, european_clusters, f
 from simulations.workload import DemandModel, arrival_rate, bench_problem, demand_ratio, generate_requests, sample_jobs
 from solver.problem import Cluster, Horizon, Problem, Request
 
-TRACE = Path(__file__).resolve().parents[1].parent / "shared" / "traces" / "philly_normalized.csv"
+TRACE = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "philly_normalized.csv"
 
 
 @pytest.fixture(scope="module", params=["S", "M"])

@@ -20,7 +20,7 @@ import yaml
 from solver.files import load_plan, load_problem
 from solver.verify import verify
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "solver" / "examples" / "example.yaml"
 ENTRY = Path(sys.executable).with_name("allmende")
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from scheduler.domain import CarbonForecast, RequestRecord, Withdrawal, new_id
 from solver.problem import Horizon, Unavailability
-from tests.store.builders import T0, at, cluster, spec
+from tests.scheduler.store.builders import T0, at, cluster, spec
 
 
 def test_a_cluster_becomes_the_solvers_cluster_over_one_horizon() -> None:

@@ -15,7 +15,8 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.domain import Role
 from scheduler.settings import SettingsError, load
 from scheduler.store import open_store
-from tests.api.harness import Stubs, SubprocessServer, auth, issue, listening, wait_for
+from support.ports import listening, wait_for
+from tests.scheduler.api.harness import Stubs, SubprocessServer, auth, issue
 
 CONNECTIONS = 16
 
@@ -167,7 +168,7 @@ def test_every_worker_shows_a_running_solve_with_the_solver_s_latest_report(tmp_
     from scheduler.api.gen.allmende.v1 import common_pb2 as common
     from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
-    from tests.api.harness import T0
+    from tests.scheduler.api.harness import T0
 
     url = f"sqlite:///{tmp_path / 'workers.db'}"
     store = open_store(url)

@@ -19,10 +19,10 @@ import pytest
 
 from scheduler.domain import RequestRecord
 from scheduler.store import PageRequest, Repository, RequestQuery, open_store
-from tests.store.builders import change, spec
-from tests.store.conftest import SQL_BACKENDS, fresh_url
+from tests.scheduler.store.builders import change, spec
+from tests.scheduler.store.conftest import SQL_BACKENDS, fresh_url
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KILLS = 3
 ACKS_BEFORE_KILL = 150
 
@@ -43,7 +43,7 @@ def everything(store: Repository) -> list[RequestRecord]:
 def run_and_kill(url: str, run: str) -> tuple[set[str], dict[str, str]]:
     """Start the client, SIGKILL it after enough acks; return (sent keys, acked key -> id)."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.store.crash_client", url, run],
+        [sys.executable, "-m", "tests.scheduler.store.crash_client", url, run],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -22,8 +22,8 @@ from scheduler.api.gen.allmende.v1 import inventory_pb2_grpc as inv_grpc
 from scheduler.api.gen.allmende.v1 import ledger_pb2 as led
 from scheduler.api.gen.allmende.v1 import ledger_pb2_grpc as led_grpc
 from scheduler.domain import Role
-from tests.api.harness import InProcessServer, auth
-from tests.api.rpcs import code_of
+from tests.scheduler.api.harness import InProcessServer, auth
+from tests.scheduler.api.rpcs import code_of
 
 Key = ec.EllipticCurvePrivateKey
 

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -34,10 +33,10 @@ from scheduler.service import Service
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
 from scheduler.store import Repository, open_store
-from tests.fixtures.ports import free_port
+from support.ports import free_port, listening, wait_for
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2025, 3, 3, tzinfo=UTC)
 ALLMENDE = [str(Path(sys.executable).with_name("allmende"))]
 
@@ -164,21 +163,3 @@ class SubprocessServer:
 
     def stubs(self) -> Stubs:
         return Stubs(grpc.insecure_channel(self.address))
-
-
-def listening(port: int) -> int:
-    """Sockets listening on ``port`` (from /proc/net): one per worker of ``allmende serve --workers``."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            count += int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A"
-    return count
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30, every: float = 0.05) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise TimeoutError("condition not met in time")
-        time.sleep(every)

@@ -22,8 +22,8 @@ from scheduler.store.migrate import current, head
 from scheduler.store.schema import metadata
 from scheduler.store.sql import SqlStore
 from tests.fixtures.postgres import PostgresServer
-from tests.store.builders import change, spec
-from tests.store.conftest import SQL_BACKENDS, fresh_url
+from tests.scheduler.store.builders import change, spec
+from tests.scheduler.store.conftest import SQL_BACKENDS, fresh_url
 
 
 @pytest.fixture(params=SQL_BACKENDS)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.api.harness import ALLMENDE, ROOT, SubprocessServer
+from tests.scheduler.api.harness import ALLMENDE, ROOT, SubprocessServer
 
 pytestmark = pytest.mark.slow
 

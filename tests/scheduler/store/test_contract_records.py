@@ -13,7 +13,7 @@ from scheduler.states import INITIAL, TRANSITIONS, ClusterState, Kind, RoundStat
 from scheduler.store import AllocationQuery, AuditQuery, ClusterQuery, PageRequest, Repository, RoundQuery, Transaction
 from solver.plan import Assignment, Plan, SolverInfo
 from solver.problem import Cluster, GpuType, Horizon, Problem, Request
-from tests.store.builders import T0, allocation, at, change, cluster, round_, spec
+from tests.scheduler.store.builders import T0, allocation, at, change, cluster, round_, spec
 
 
 def path_to(kind: Kind, target: str) -> list[str]:

@@ -15,7 +15,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.domain import Role
-from tests.api.harness import T0, InProcessServer, Stubs, auth
+from tests.scheduler.api.harness import T0, InProcessServer, Stubs, auth
 
 SPECS = {
     "fold": dict(org="embl", category="research", gpus=8, runtime_slots={"H100": 3}),

@@ -17,8 +17,8 @@ from solver.files import load_plan, load_problem
 from solver.plan import Assignment, Plan, Rejection
 from solver.problem import Problem, available
 from solver.verify import MAX_PER_RULE, Violation, verify
+from tests.solver.worlds import req, world
 from tests.strategies import arbitrary_plans, problems, valid_plans
-from tests.worlds import req, world
 
 
 def on(rid: str, start: int, end: int, cluster: str = "jsc-booster", gpu_type: str = "H100") -> Assignment:
@@ -513,7 +513,7 @@ def test_brute_force_agrees_on_the_table() -> None:
 
 # Golden problem/plan pairs --------------------------------------------------------------------------------------------
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "verify"
 
 
 @pytest.mark.parametrize("name", sorted(p.name.removesuffix(".plan.json") for p in GOLDEN.glob("*.plan.json")))

@@ -31,8 +31,8 @@ from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.api.status import FIELD_KEY
 from scheduler.domain import Role
-from tests.api.harness import T0, InProcessServer, auth
-from tests.api.rpcs import Rpc, all_rpcs
+from tests.scheduler.api.harness import T0, InProcessServer, auth
+from tests.scheduler.api.rpcs import Rpc, all_rpcs
 
 EXAMPLES = 1000
 START = Timestamp(seconds=int(T0.timestamp()))

@@ -16,8 +16,8 @@ import pytest
 from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.domain import Role
-from tests.api.harness import InProcessServer, auth
-from tests.api.rpcs import Rpc, all_rpcs, code_of
+from tests.scheduler.api.harness import InProcessServer, auth
+from tests.scheduler.api.rpcs import Rpc, all_rpcs, code_of
 
 APPLICANT, OPERATOR, AGENT, ANALYST, PUBLIC = "applicant", "operator", "cluster-agent", "analyst", "public"
 EVERYONE = {APPLICANT, OPERATOR, AGENT, ANALYST, PUBLIC}

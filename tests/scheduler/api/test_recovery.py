@@ -16,7 +16,7 @@ from scheduler.domain import Role
 from scheduler.phases import snapshot
 from scheduler.states import RequestState, RoundState
 from scheduler.store import RequestQuery
-from tests.api.harness import T0, InProcessServer, auth
+from tests.scheduler.api.harness import T0, InProcessServer, auth
 
 
 def test_a_round_left_solving_fails_on_restart_and_its_requests_return_to_the_pool(tmp_path: Path) -> None:

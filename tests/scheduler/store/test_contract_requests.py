@@ -8,7 +8,7 @@ from scheduler.domain import RequestRecord
 from scheduler.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from scheduler.states import RequestState
 from scheduler.store import PageRequest, Repository, RequestQuery
-from tests.store.builders import T0, at, change, spec
+from tests.scheduler.store.builders import T0, at, change, spec
 
 
 def submit(store: Repository, id: str, org: str = "org-a", key: str | None = None, **fields: object) -> RequestRecord:
