@@ -16,7 +16,7 @@ import secrets
 import time
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -92,11 +92,31 @@ class CarbonForecast(Frozen):
 
 
 class Inventory(Frozen):
-    """What a cluster agent reports: GPUs now, capacity withdrawn ahead, and the carbon forecast."""
+    """What a cluster agent reports: GPUs now, capacity withdrawn ahead, the carbon forecast, and power.
+
+    ``gpu_power_w`` is the measured mean board power of one busy GPU of each type (DCGM
+    ``DCGM_FI_DEV_POWER_USAGE`` or Kepler), when the agent can read it; accounting prefers it to the
+    board power x utilisation estimate.
+    """
 
     gpus: dict[Id, NonNegInt]
     unavailable: list[Withdrawal] = []
     carbon: CarbonForecast | None = None
+    gpu_power_w: dict[Id, Annotated[float, Field(ge=0)]] = {}
+
+
+class ExecutionTarget(Frozen):
+    """Where a cluster runs its approved allocations: a Ray cluster's Jobs API, or KubeRay on Kubernetes.
+
+    ``ray``: ``address`` is the Ray dashboard's http URL (``http://head:8265``); an empty address means
+    the service's own local head.  ``kuberay``: ``context`` names a kubeconfig context (empty: the
+    current one) and ``namespace`` the namespace for its RayJobs (empty: one per organisation).
+    """
+
+    kind: Literal["ray", "kuberay"]
+    address: Annotated[str, Field(max_length=500)] = ""
+    context: Annotated[str, Field(max_length=253)] = ""
+    namespace: Annotated[str, Field(max_length=63)] = ""
 
 
 class ClusterRecord(Frozen):
@@ -112,6 +132,8 @@ class ClusterRecord(Frozen):
     last_heartbeat: AwareDatetime | None = None
     registered_at: AwareDatetime
     state: ClusterState = ClusterState.ACTIVE
+    execution: ExecutionTarget | None = None
+    gpu_power_w: dict[Id, Annotated[float, Field(ge=0)]] = {}
     version: Version = 0
 
     @model_validator(mode="after")
@@ -228,6 +250,42 @@ class RoundRecord(Frozen):
     version: Version = 0
 
 
+class Execution(Frozen):
+    """The executor's bookkeeping for one allocation, written before each action it takes.
+
+    ``submission_id`` is derived from the allocation id and ``attempts`` (the attempt it names), so a
+    repeated submit after a crash is recognised by the backend instead of creating a second job.
+    """
+
+    backend: Literal["ray", "kuberay"]
+    submission_id: Annotated[str, Field(max_length=253)] = ""
+    attempts: NonNegInt = 0
+    next_attempt_at: AwareDatetime | None = None
+    submitted_at: AwareDatetime | None = None
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    job_status: str = ""
+    message: str = ""
+    replan: bool = False
+
+
+class Usage(Frozen):
+    """What an executed allocation actually used: the ledger's "actual" beside the plan's figures.
+
+    ``energy_source`` says whether the energy comes from measured GPU power or from board power x the
+    configured utilisation x PUE.  ``co2_kg`` is ``None`` when the cluster reports no carbon
+    intensity: unknown, not zero.
+    """
+
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    gpu_hours: Annotated[float, Field(ge=0)]
+    energy_kwh: Annotated[float, Field(ge=0)]
+    energy_source: Literal["measured", "estimated"]
+    co2_kg: Annotated[float, Field(ge=0)] | None = None
+    sci_g_per_gpu_hour: Annotated[float, Field(ge=0)] | None = None
+
+
 class AllocationRecord(Frozen):
     """One assignment of a round's plan, reviewed and then executed on its own."""
 
@@ -243,6 +301,8 @@ class AllocationRecord(Frozen):
     state: AllocationState = AllocationState.PROPOSED
     pinned: bool = False
     flagged_stale: bool = False
+    execution: Execution | None = None
+    usage: Usage | None = None
     version: Version = 0
 
 
