@@ -26,10 +26,9 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import CarbonForecast, ClusterRecord, Inventory, RequestSpec, Withdrawal
 from scheduler.errors import InvalidInput
 from scheduler.pinning import Pinned
-from scheduler.service import NewRound
+from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
-from scheduler.store.common import decode_cursor
 from solver.params import SolveParams
 from solver.problem import Horizon, Id, Policy
 
@@ -100,11 +99,8 @@ def timestamp(ts: Timestamp, field: str) -> datetime:
 def page(msg: common.PageRequest, field: str = "page", max_size: int = MAX_PAGE_SIZE) -> PageRequest:
     if msg.page_size < 0 or msg.page_size > max_size:
         raise InvalidInput(f"{field}.page_size", f"must be between 0 and {max_size}, got {msg.page_size}")
-    if msg.page_token:
-        try:
-            decode_cursor(msg.page_token)
-        except InvalidInput:
-            raise InvalidInput(f"{field}.page_token", "is not a token this server issued") from None
+    if msg.page_token and not known_cursor(msg.page_token):
+        raise InvalidInput(f"{field}.page_token", "is not a token this server issued")
     return PageRequest(limit=msg.page_size or DEFAULT_PAGE_SIZE, cursor=msg.page_token or None)
 
 

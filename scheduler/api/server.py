@@ -90,7 +90,7 @@ async def _build(service: Service, settings: Settings) -> Running:
     # A port is shared only by the workers of one server (scheduler.api.workers); otherwise a second
     # server on the same port must fail to bind rather than quietly take half the connections.
     server = grpc.aio.server(options=[*OPTIONS, ("grpc.so_reuseport", int(settings.workers > 1))])
-    guard = Guard(server, lambda bearer: service.store.read_async(lambda r: r.authenticate(bearer)),
+    guard = Guard(server, service.authenticate,
                   agents_need_certificate=settings.client_ca_file is not None, cache_s=settings.token_cache_s)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), guard)  # type: ignore[no-untyped-call]
     requests_pb2_grpc.add_RequestServiceServicer_to_server(servicers.RequestServicer(service), guard)  # type: ignore[no-untyped-call]
