@@ -119,7 +119,7 @@ class KubeRayBackend:
         except _CALL_ERRORS as e:
             if not (isinstance(e, ApiException) and e.status == 409):
                 raise _backend_error(e, f"create RayJob {namespace}/{name}") from e
-            if not body["spec"]["suspend"]:
+            if self.options.suspend_until_start and not body["spec"]["suspend"]:
                 self._resume(namespace, name)
 
     def observe(self) -> list[ObservedJob]:
@@ -182,7 +182,10 @@ class KubeRayBackend:
                 configuration = client.Configuration()
                 config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
                 return client.ApiClient(configuration)
-            return config.new_client_from_config(context=self._context or None)  # type: ignore[no-untyped-call]
+            kubeconfig = os.environ.get("KUBECONFIG")  # read now: the client reads it once, on import
+            return config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=self._context or None
+            )
         except config.ConfigException as e:
             raise BackendError(f"kubeconfig context {self._context or '(current)'}: {e}") from e
 
