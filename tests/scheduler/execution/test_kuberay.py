@@ -79,7 +79,7 @@ def backend(
 ) -> tuple[KubeRayBackend, RecordedPool]:
     api_client = client.ApiClient(client.Configuration(host=HOST))
     pool = RecordedPool(replies)
-    api_client.rest_client.pool_manager = pool
+    api_client.rest_client.pool_manager = pool  # type: ignore[assignment]
     target = ExecutionTarget(kind="kuberay", context="lab", namespace=namespace)
     return KubeRayBackend(target, options, api_client=api_client, clock=lambda: now), pool
 
