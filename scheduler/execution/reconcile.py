@@ -174,7 +174,9 @@ class Action:
 
 @dataclass(frozen=True)
 class Orphan:
-    """A job with Allmende's metadata that no desired allocation claims: left alone, reported."""
+    """A live job with Allmende's metadata that no desired allocation claims: left alone, reported.
+
+    Finished jobs of finished allocations stay listed by the backend and are not orphans."""
 
     job: ObservedJob
 
@@ -194,15 +196,14 @@ def reconcile(desired: Sequence[Desired], observed: Mapping[str, ObservedJob], n
     out: list[Action | Orphan] = []
     for item in sorted(desired, key=lambda d: (d.window.start, d.allocation.id)):
         a = item.allocation
-        job = _job_of(a, by_allocation.get(a.id, []))
-        where = situation(item, job, now, rules, duplicate=a.id not in executing)
+        mine = _job_of(a, by_allocation.get(a.id, []))
+        where = situation(item, mine, now, rules, duplicate=a.id not in executing)
         row = TABLE.get((a.state, where))
-        if row is None:
-            continue
-        out.append(_action(item, job, row, (a.state, where)))
+        if row is not None:
+            out.append(_action(item, mine, row, (a.state, where)))
     claimed = {d.allocation.id for d in desired}
     out += [Orphan(j) for j in sorted(observed.values(), key=lambda j: j.submission_id)
-            if j.allocation_id not in claimed]
+            if j.allocation_id not in claimed and not j.phase.terminal]
     return out
 
 
@@ -273,6 +274,8 @@ def _action(item: Desired, job: ObservedJob | None, row: Row, key: tuple[Allocat
         reason = f"{row.why} ({attempts} of {attempts}): {ex.message}"
     elif key[1] == S.PENDING_TOO_LONG:
         reason = f"{row.why} (pending since {ex.submitted_at if ex else item.window.start:%Y-%m-%d %H:%M:%S})"
+    elif key[1] == S.STOPPED and ex is not None and ex.message:
+        reason = f"{row.why}: {ex.message}"  # the reason the executor recorded when it asked for the stop
     elif job is not None and job.message and row.do == Do.MARK and row.to == A.FAILED:
         reason = f"{row.why}: {job.message}"
     if row.do == Do.SUBMIT:
