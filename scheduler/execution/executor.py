@@ -201,7 +201,8 @@ class Executor:
         fields: dict[str, object] = {"replan": action.replan}
         job = action.job
         if job is not None:
-            fields |= {"submission_id": job.submission_id, "job_status": str(job.phase), "message": job.message}
+            note = action.reason if action.to == AllocationState.FAILED else job.message  # a failure says why
+            fields |= {"submission_id": job.submission_id, "job_status": str(job.phase), "message": note}
             if job.started_at is not None:
                 fields["started_at"] = job.started_at
             if job.ended_at is not None:
