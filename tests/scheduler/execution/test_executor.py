@@ -122,8 +122,7 @@ def test_submits_at_the_start_slot_and_follows_the_job_to_its_end() -> None:
 
 def test_a_crash_between_persist_and_act_resubmits_the_same_id_once() -> None:
     clock = Clock()
-    store, backend = world({}), Flaky(Clock(), Crash())
-    backend._clock = clock  # noqa: SLF001 - the same manual clock for the backend's job times
+    store, backend = world({}), Flaky(clock, Crash())
     clock.at(2)
     with pytest.raises(Crash):
         tick(executor(store, backend, clock))
@@ -155,7 +154,8 @@ def test_a_failing_submit_is_retried_with_backoff_then_failed_with_the_reason() 
     tick(ex)
     record = get(store)
     assert record.state == A.SUBMITTED and record.execution is not None
-    assert record.execution.next_attempt_at == clock.now + timedelta(seconds=10) and "busy 0" in record.execution.message
+    assert record.execution.next_attempt_at == clock.now + timedelta(seconds=10)
+    assert "busy 0" in record.execution.message
     clock.now += timedelta(seconds=9)
     tick(ex)
     assert backend.calls == ["alloc-0-1"]  # still backing off
