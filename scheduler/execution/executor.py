@@ -222,3 +222,20 @@ def _update(t: Transaction, a: AllocationRecord, kind: str, now: datetime, verb:
         update["usage"] = usage
     record = AllocationRecord.model_validate({**a.model_dump(), **update})
     return t.update_allocation(record, SYSTEM.change(verb, now, reason))
+
+
+def backend_for(local_dashboard_url: str) -> BackendFor:
+    """The backend of each cluster: Ray Jobs at its address (none given: the local head), or KubeRay."""
+
+    def build(cluster: ClusterRecord) -> Backend:
+        target = cluster.execution
+        if target is not None and target.kind == "kuberay":
+            from scheduler.execution.kuberay import KubeRayBackend  # lazily: the kubernetes client is optional
+
+            return KubeRayBackend(context=target.context, namespace=target.namespace)  # type: ignore[no-any-return]
+        from scheduler.execution.ray_jobs import RayJobsBackend  # lazily: Ray is optional
+
+        address = target.address if target is not None and target.address else local_dashboard_url
+        return RayJobsBackend(address)  # type: ignore[no-any-return]
+
+    return build
