@@ -528,5 +528,6 @@ def _check_inventory(cluster: ClusterRecord, inventory: Inventory) -> None:
 def _entry(r: Reader, record: RoundRecord) -> ledger.LedgerEntry:
     allocations = phases.all_pages(lambda p: r.list_allocations(AllocationQuery(round_id=record.id), p))
     ids: Iterable[str] = [q.id for q in record.problem.requests] if record.problem else []
-    return ledger.entry(record, allocations, {i: r.get_request(i) for i in ids})
+    clusters = {c.id: r.get_cluster(c.id) for c in record.problem.clusters} if record.problem else {}
+    return ledger.entry(record, allocations, {i: r.get_request(i) for i in ids}, clusters)
 
