@@ -201,7 +201,7 @@ def assignment(a: AllocationRecord) -> rounds.Assignment:
     return rounds.Assignment(
         request_id=a.request_id, cluster_id=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot,
         end_slot=a.end_slot, energy_kwh=a.energy_kwh, co2_kg=a.co2_kg, state=allocation_state(a.state),
-        flagged_stale=a.flagged_stale,
+        flagged_stale=a.flagged_stale, allocation_id=a.id,
     )
 
 
