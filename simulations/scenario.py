@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
 from solver.problem import SHARE_TOLERANCE, Id
+from solver.sci import SciSpec
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-HOURS_PER_YEAR = 8766.0
 
 
 class ScenarioError(ValueError):
@@ -149,21 +149,6 @@ class SolverSpec(Frozen):
     neighbourhoods: Annotated[int, Field(ge=0)] | None = 20
     neighbourhood_dtime: Annotated[float, Field(gt=0)] = 0.2
     lp_bound: bool = False
-
-
-class SciSpec(Frozen):
-    """Embodied carbon for SCI's M term: per installed GPU with its share of the host, over its service life.
-
-    Defaults follow Luccioni et al. (2023, BLOOM): about 150 kgCO2e per GPU and 2.5 t per 8-GPU server,
-    hence ~460 kg per GPU, written off over six years.  Orders of magnitude, not a measurement.
-    """
-
-    embodied_kg_per_gpu: Annotated[float, Field(ge=0.0)] = 460.0
-    lifetime_years: Annotated[float, Field(gt=0.0)] = 6.0
-
-    @property
-    def kg_per_gpu_hour(self) -> float:
-        return self.embodied_kg_per_gpu / (self.lifetime_years * HOURS_PER_YEAR)
 
 
 class Scenario(Frozen):

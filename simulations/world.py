@@ -16,8 +16,9 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from simulations.clusters import GPU_TYPES, carbon_profile, deliverable_mwh, european_clusters, rescaled, sized
-from simulations.scenario import HOURS_PER_YEAR, Scenario, ScenarioError
+from simulations.scenario import Scenario, ScenarioError
 from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Unavailability
+from solver.sci import HOURS_PER_YEAR
 
 
 @dataclass(frozen=True)

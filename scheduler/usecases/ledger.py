@@ -28,4 +28,5 @@ def published(r: Reader, round_id: str) -> ledger.LedgerEntry:
 def entry(r: Reader, record: RoundRecord) -> ledger.LedgerEntry:
     held = allocations(r, AllocationQuery(round_id=record.id))
     ids: Iterable[str] = [q.id for q in record.problem.requests] if record.problem else []
-    return ledger.entry(record, held, {i: r.get_request(i) for i in ids})
+    clusters = {c.id: r.get_cluster(c.id) for c in record.problem.clusters} if record.problem else {}
+    return ledger.entry(record, held, {i: r.get_request(i) for i in ids}, clusters)
