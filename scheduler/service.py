@@ -68,7 +68,7 @@ from scheduler.store import (
 from solver.explain import counterfactual
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Plan, Progress
-from solver.problem import Horizon, Policy
+from solver.problem import Horizon, PolicyConfig
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -138,7 +138,7 @@ class Replay:
 class NewRound:
     horizon: Horizon
     objective: str
-    policy: Policy
+    policy: PolicyConfig
     params: SolveParams | None
     reason: str = ""
 

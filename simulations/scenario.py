@@ -121,7 +121,7 @@ class Carbon(Frozen):
 
 
 class PolicySpec(Frozen):
-    """The solver's ``Policy`` per round; the energy cap is absolute or a share of what the sites could deliver."""
+    """The solver's ``PolicyConfig`` per round; the energy cap is absolute or a share of what sites could deliver."""
 
     category_shares: dict[Id, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     org_cap_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None

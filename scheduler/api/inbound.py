@@ -31,7 +31,7 @@ from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
 from scheduler.store.common import decode_cursor
 from solver.params import SolveParams
-from solver.problem import Horizon, Id, Policy
+from solver.problem import Horizon, Id, PolicyConfig
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound=StrEnum)
@@ -303,13 +303,13 @@ def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:
     return validated(Horizon, {"start": start, "slot_minutes": msg.slot_minutes or 60, "slots": msg.slots}, field)
 
 
-def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> Policy:
+def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> PolicyConfig:
     shares = {k: finite(v, f"{field}.category_shares[{k}]") for k, v in msg.category_shares.items()}
     data: dict[str, Any] = {"category_shares": shares}
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         if msg.HasField(name):
             data[name] = finite(getattr(msg, name), f"{field}.{name}")
-    return validated(Policy, data, field)
+    return validated(PolicyConfig, data, field)
 
 
 def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParams | None:
