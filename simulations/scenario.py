@@ -16,13 +16,14 @@ import math
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
+from solver.policies import DEFAULT, PolicyName
 from solver.problem import SHARE_TOLERANCE, Id
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -144,7 +145,7 @@ class SolverSpec(Frozen):
     solver's clock is frozen), so a round is reproducible on any machine and under any load; set it to
     ``null`` to stop on ``time_limit_s`` of wall time instead (faster to reason about, not reproducible)."""
 
-    policy: Literal["fair", "value"] = "fair"
+    policy: PolicyName = DEFAULT
     time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     neighbourhoods: Annotated[int, Field(ge=0)] | None = 20
     neighbourhood_dtime: Annotated[float, Field(gt=0)] = 0.2

@@ -10,9 +10,9 @@ true of the plan it explains:
    start names the reason (``capacity``, ``power_cap``, ...).
 4. It fits alone but not beside this plan: if lifting one budget (organisation
    cap, energy, carbon) in the plan's residual would let it in, that budget is the
-   reason; otherwise GPUs or power are taken, and the reason says why: under the
-   fair policy ``category_balance`` when the request's category already has its
-   fair share (or has no share), else ``lower_merit`` when higher-merit requests
+   reason; otherwise GPUs or power are taken, and the reason says why: under a
+   policy with a fairness floor ``category_balance`` when the request's category
+   already has that much of its fair share (or has no share), else ``lower_merit`` when higher-merit requests
    hold them, else ``capacity`` (or ``power_cap`` when only power is short).
 
 A counterfactual changes one field of the request and is checked against the
@@ -33,10 +33,11 @@ from solver.index import Index, IntArray, compile_problem
 from solver.ledger import Ledger, Placement
 from solver.metrics import attainments, demand_by_category
 from solver.plan import Counterfactual, Rejection
+from solver.policies.base import Policy
 from solver.problem import Problem, Request
 
 
-def reject_all(index: Index, ledger: Ledger, alone: np.ndarray, policy: str) -> list[Rejection]:
+def reject_all(index: Index, ledger: Ledger, alone: np.ndarray, policy: Policy) -> list[Rejection]:
     work = np.zeros(len(index.categories))
     for q in ledger.placed:
         work[index.category[q]] += index.work[q]
@@ -58,7 +59,7 @@ def _reason(
     req: Request,
     r: int,
     alone: bool,
-    policy: str,
+    policy: Policy,
     attainment: Mapping[int, float],
 ) -> dict[str, str]:
     opts = index.options[r]
@@ -79,9 +80,6 @@ def _reason(
     if not alone:
         return _alone_reason(index, r)
     return _contention_reason(index, ledger, occupancy, r, policy, attainment.get(int(index.category[r])))
-
-
-FAIR_ENOUGH = 0.99  # attainment at which the fair policy counts a category as served (1 − ε)
 
 
 def _alone_reason(index: Index, r: int) -> dict[str, str]:
@@ -114,7 +112,7 @@ def _alone_reason(index: Index, r: int) -> dict[str, str]:
 
 
 def _contention_reason(
-    index: Index, ledger: Ledger, occupancy: Occupancy, r: int, policy: str, attainment: float | None
+    index: Index, ledger: Ledger, occupancy: Occupancy, r: int, policy: Policy, attainment: float | None
 ) -> dict[str, str]:
     org = index.orgs[index.org[r]]
     cat = index.categories[index.category[r]]
@@ -134,11 +132,12 @@ def _contention_reason(
         if _fits_without(ledger, r, attr):
             return {"reason": reason, "detail": detail}
     blockers = occupancy.blockers(index, r)
-    if policy == "fair" and index.share.any():  # with no shares at all, the fair policy is merit order
+    floor = policy.fairness_floor()
+    if floor is not None and index.share.any():  # with no shares at all, a fair policy is merit order
         if index.share[index.category[r]] == 0:
             return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} has no share "
                     "and only gets capacity left over once the categories with a share are served"}
-        if attainment is not None and attainment >= FAIR_ENOUGH:
+        if attainment is not None and attainment >= floor:
             return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} already has "
                     f"{attainment:.0%} of its fair share; the capacity it needs went to categories below theirs"}
     higher = int((index.merit[blockers] > index.merit[r]).sum())

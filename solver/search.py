@@ -38,7 +38,7 @@ from solver.metrics import compute, fits_alone
 from solver.neighbourhood import improve
 from solver.params import SolveParams
 from solver.plan import Assignment, Plan, Progress, SolverInfo
-from solver.policies import Context, Policy, get
+from solver.policies import DEFAULT, Context, Policy, get
 from solver.problem import Problem
 
 Clock = Callable[[], float]
@@ -47,7 +47,7 @@ PROGRESS_EVERY_S = 0.5
 
 def solve(
     problem: Problem,
-    policy: str | Policy = "fair",
+    policy: str | Policy = DEFAULT,
     params: SolveParams | None = None,
     clock: Clock = time.perf_counter,
     on_progress: Callable[[Progress], None] | None = None,
@@ -105,7 +105,7 @@ def solve(
     polish.lower_carbon(ctx, ledger)
     t = phase("polish", t)
     report("polish", ledger)
-    plan = decode(ctx, ledger, pol.name)
+    plan = decode(ctx, ledger, pol)
     t = phase("decode", t)
     value = plan.metrics.value
     return plan.model_copy(
@@ -136,7 +136,7 @@ def _finish_reserve(index: Index) -> float:
     return 1.0 + index.n * 3e-4
 
 
-def decode(ctx: Context, ledger: Ledger, policy: str) -> Plan:
+def decode(ctx: Context, ledger: Ledger, policy: Policy) -> Plan:
     index = ctx.index
     assignments = []
     for r in sorted(ledger.placed, key=lambda q: index.req_ids[q]):

@@ -30,6 +30,7 @@ from scheduler.service import NewRound
 from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
 from scheduler.store.common import decode_cursor
+from solver import policies
 from solver.params import SolveParams
 from solver.problem import Horizon, Id, PolicyConfig
 
@@ -41,7 +42,10 @@ MAX_PAGE_SIZE = 500
 MAX_REASON = 2000
 MAX_LIST = 1000
 _ID: TypeAdapter[str] = TypeAdapter(Id)
-POLICIES = {rounds.POLICY_UNSPECIFIED: "fair", rounds.POLICY_FAIR: "fair", rounds.POLICY_VALUE: "value"}
+POLICIES: dict[rounds.Policy, str] = {
+    rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
+    **{getattr(rounds, f"POLICY_{n.upper()}"): n for n in policies.NAMES},
+}
 
 
 

@@ -17,11 +17,12 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import AllocationRecord, AuditEntry, ClusterRecord, Inventory, RequestRecord, RoundRecord
 from scheduler.service import Explanation, Replay, RoundRun
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
+from solver import policies
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Metrics
 from solver.problem import Horizon, PolicyConfig
 
-OBJECTIVES = {"fair": rounds.POLICY_FAIR, "value": rounds.POLICY_VALUE}
+OBJECTIVES: dict[str, rounds.Policy] = {n: getattr(rounds, f"POLICY_{n.upper()}") for n in policies.NAMES}
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

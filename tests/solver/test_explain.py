@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from solver.explain import Residual, apply, counterfactual
 from solver.params import SolveParams
 from solver.plan import REASONS, Assignment, Counterfactual, Plan, Rejection
+from solver.policies import NAMES
 from solver.problem import Problem, Request
 from solver.search import solve
 from solver.verify import verify
@@ -372,7 +373,7 @@ def check_rejections(problem: Problem, plan: Plan) -> None:
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(crowded(), st.sampled_from(["fair", "value"]))
+@given(crowded(), st.sampled_from(NAMES))
 def test_reasons_and_counterfactuals_hold_for_solved_plans(problem: Problem, policy: str) -> None:
     check_rejections(problem, solve(problem, policy, PARAMS))
 
@@ -385,8 +386,8 @@ def test_reasons_and_counterfactuals_hold_under_every_optional_rule(problem: Pro
     from solver.greedy import baseline
     from solver.index import compile_problem
     from solver.metrics import fits_alone
-    from solver.policies import Context
+    from solver.policies import Context, get
     from solver.search import decode
 
     index = compile_problem(problem)
-    check_rejections(problem, decode(Context.build(index, fits_alone(index)), baseline(index, "merit"), "value"))
+    check_rejections(problem, decode(Context.build(index, fits_alone(index)), baseline(index, "merit"), get("value")))

@@ -20,7 +20,7 @@ from solver.ledger import Ledger, Placement
 from solver.metrics import fairness, water_fill
 from solver.metrics import fits_alone as solver_fits_alone
 from solver.plan import Metrics, Plan
-from solver.policies import Context
+from solver.policies import Context, get
 from solver.problem import Problem, Request
 from solver.search import decode
 from solver.verify import verify
@@ -46,7 +46,7 @@ def plan_of(problem: Problem, placements: dict[str, Spot]) -> Plan:
         ]
         assert ledger.fits_at(r, k, start), f"{rid} does not fit at {cluster}/{gpu_type}/{start}"
         ledger.place(r, Placement(k, start))
-    plan = decode(Context.build(index, solver_fits_alone(index)), ledger, "value")
+    plan = decode(Context.build(index, solver_fits_alone(index)), ledger, get("value"))
     assert verify(problem, plan) == []
     return plan
 
@@ -286,7 +286,7 @@ def _water_fill_by_bisection(total: float, shares: list[float], demands: list[fl
 @given(problems(max_requests=16, max_clusters=3, max_slots=24))
 def test_metrics_match_an_independent_recomputation(problem: Problem) -> None:
     index = compile_problem(problem)
-    plan = decode(Context.build(index, solver_fits_alone(index)), baseline(index, "fifo"), "fair")
+    plan = decode(Context.build(index, solver_fits_alone(index)), baseline(index, "fifo"), get("fair"))
     m = plan.metrics
     h = problem.horizon.slot_hours
     by_id = {r.id: r for r in problem.requests}
