@@ -1,6 +1,6 @@
 """Why a request was rejected, and the smallest change under which it would fit.
 
-Reasons come from the ledger's own rules, tried in a fixed order, so each one is
+Reasons come from the placement book's own rules, tried in a fixed order, so each one is
 true of the plan it explains:
 
 1. ``no_eligible_cluster``: no option (type present, country allowed) exists.
@@ -30,31 +30,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from solver.index import Index, IntArray, compile_problem
-from solver.ledger import Ledger, Placement
 from solver.metrics import attainments, demand_by_category
+from solver.placements import Placement, PlacementBook
 from solver.plan import Counterfactual, Rejection
 from solver.policies.base import Policy
 from solver.problem import Problem, Request
 
 
-def reject_all(index: Index, ledger: Ledger, alone: np.ndarray, policy: Policy) -> list[Rejection]:
+def reject_all(index: Index, book: PlacementBook, alone: np.ndarray, policy: Policy) -> list[Rejection]:
     work = np.zeros(len(index.categories))
-    for q in ledger.placed:
+    for q in book.placed:
         work[index.category[q]] += index.work[q]
     att = attainments(index, work, demand_by_category(index, alone))
-    occupancy = Occupancy.of(index, ledger)
+    occupancy = Occupancy.of(index, book)
     requests = {q.id: q for q in index.problem.requests}
     return [
         Rejection(request=index.req_ids[r], **_reason(
-            index, ledger, occupancy, requests[index.req_ids[r]], r, bool(alone[r]), policy, att))
+            index, book, occupancy, requests[index.req_ids[r]], r, bool(alone[r]), policy, att))
         for r in range(index.n)
-        if r not in ledger.placed
+        if r not in book.placed
     ]
 
 
 def _reason(
     index: Index,
-    ledger: Ledger,
+    book: PlacementBook,
     occupancy: Occupancy,
     req: Request,
     r: int,
@@ -79,12 +79,12 @@ def _reason(
         }
     if not alone:
         return _alone_reason(index, r)
-    return _contention_reason(index, ledger, occupancy, r, policy, attainment.get(int(index.category[r])))
+    return _contention_reason(index, book, occupancy, r, policy, attainment.get(int(index.category[r])))
 
 
 def _alone_reason(index: Index, r: int) -> dict[str, str]:
     """The first rule that, added to an empty plan, leaves the request no start."""
-    probe = Ledger(index)
+    probe = PlacementBook(index)
     probe.power[:] = np.inf
     probe.energy_left = probe.carbon_left = math.inf
     probe.org_left[:] = math.inf
@@ -112,24 +112,24 @@ def _alone_reason(index: Index, r: int) -> dict[str, str]:
 
 
 def _contention_reason(
-    index: Index, ledger: Ledger, occupancy: Occupancy, r: int, policy: Policy, attainment: float | None
+    index: Index, book: PlacementBook, occupancy: Occupancy, r: int, policy: Policy, attainment: float | None
 ) -> dict[str, str]:
     org = index.orgs[index.org[r]]
     cat = index.categories[index.category[r]]
-    if ledger.earliest(r) is not None:
+    if book.earliest(r) is not None:
         share = f"{attainment:.0%} of its fair share" if attainment is not None else "no share"
         return {"reason": "category_balance", "detail": f"it fits beside this plan, but admitting it would lower the "
                 f"fairness of the plan: category {cat} already has {share}"}
     budgets = [
         ("org_cap", "org_left", f"needs at least {min(o.gpu_hours for o in index.options[r]):.0f} GPU-hours but "
-         f"organisation {org} has {ledger.org_left[index.org[r]]:.0f} left of its cap of "
+         f"organisation {org} has {book.org_left[index.org[r]]:.0f} left of its cap of "
          f"{index.org_cap_gpu_hours:.0f}"),
-        ("energy_budget", "energy_left", f"the energy budget has {ledger.energy_left:.0f} kWh left and the request "
+        ("energy_budget", "energy_left", f"the energy budget has {book.energy_left:.0f} kWh left and the request "
          f"needs at least {min(o.energy_kwh for o in index.options[r]):.0f} kWh"),
-        ("carbon_budget", "carbon_left", f"the carbon budget has {ledger.carbon_left / 1e6:.3f} t left"),
+        ("carbon_budget", "carbon_left", f"the carbon budget has {book.carbon_left / 1e6:.3f} t left"),
     ]
     for reason, attr, detail in budgets:
-        if _fits_without(ledger, r, attr):
+        if _fits_without(book, r, attr):
             return {"reason": reason, "detail": detail}
     blockers = occupancy.blockers(index, r)
     floor = policy.fairness_floor()
@@ -144,28 +144,28 @@ def _contention_reason(
     if higher:
         return {"reason": "lower_merit", "detail": f"it fits on its own, but {higher} requests with merit above "
                 f"{index.merit[r]:.2f} hold the GPUs and power it needs in its window"}
-    why = "power" if _fits_without(ledger, r, "power") else "GPUs"
+    why = "power" if _fits_without(book, r, "power") else "GPUs"
     reason = "power_cap" if why == "power" else "capacity"
     return {"reason": reason, "detail": f"it fits on its own, but the {why} of every eligible cluster are taken "
             f"in its window (slots {index.earliest[r]}–{index.deadline[r]}) by other allocations"}
 
 
-def _fits_without(ledger: Ledger, r: int, attr: str) -> bool:
-    saved_power = ledger.power
-    saved = getattr(ledger, attr) if attr != "power" else None
+def _fits_without(book: PlacementBook, r: int, attr: str) -> bool:
+    saved_power = book.power
+    saved = getattr(book, attr) if attr != "power" else None
     if attr == "power":
-        ledger.power = np.full_like(saved_power, np.inf)
+        book.power = np.full_like(saved_power, np.inf)
     elif attr == "org_left":
-        ledger.org_left = np.full_like(ledger.org_left, np.inf)
+        book.org_left = np.full_like(book.org_left, np.inf)
     else:
-        setattr(ledger, attr, math.inf)
+        setattr(book, attr, math.inf)
     try:
-        return ledger.earliest(r) is not None
+        return book.earliest(r) is not None
     finally:
         if attr == "power":
-            ledger.power = saved_power
+            book.power = saved_power
         else:
-            setattr(ledger, attr, saved)
+            setattr(book, attr, saved)
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,8 @@ class Occupancy:
     end: IntArray
 
     @classmethod
-    def of(cls, index: Index, ledger: Ledger) -> Occupancy:
-        items = sorted(ledger.placed.items())
+    def of(cls, index: Index, book: PlacementBook) -> Occupancy:
+        items = sorted(book.placed.items())
         opts = [index.options[q][p.option] for q, p in items]
         return cls(
             req=np.array([q for q, _ in items], dtype=np.int64),
@@ -206,21 +206,21 @@ class Residual:
         self.problem = problem
         self.request_id = request_id
         index = compile_problem(problem)
-        self.ledger = Ledger(index)
+        self.book = PlacementBook(index)
         pos = {rid: i for i, rid in enumerate(index.req_ids)}
         for rid, (cluster, gpu_type, start) in placements.items():
             if rid != request_id:
                 r = pos[rid]
-                self.ledger.place(r, Placement(_option_of(index, r, cluster, gpu_type), start))
+                self.book.place(r, Placement(_option_of(index, r, cluster, gpu_type), start))
         self.orgs = index.orgs
 
     def fit(self, changed: Request) -> tuple[str, str, int] | None:
         """Where ``changed`` would start beside the other allocations, kept as they are."""
         one = compile_problem(self.problem.model_copy(update={"requests": [changed]}))
-        probe = Ledger(one)
-        probe.free, probe.power = self.ledger.free, self.ledger.power
-        probe.energy_left, probe.carbon_left = self.ledger.energy_left, self.ledger.carbon_left
-        probe.org_left[0] = self.ledger.org_left[self.orgs.index(changed.org)] if changed.org in self.orgs else (
+        probe = PlacementBook(one)
+        probe.free, probe.power = self.book.free, self.book.power
+        probe.energy_left, probe.carbon_left = self.book.energy_left, self.book.carbon_left
+        probe.org_left[0] = self.book.org_left[self.orgs.index(changed.org)] if changed.org in self.orgs else (
             one.org_cap_gpu_hours)
         p = probe.earliest(0)
         if p is None:

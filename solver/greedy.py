@@ -1,6 +1,6 @@
 """Queue-admission baselines: take requests in a fixed order, give each its earliest fit.
 
-They obey every hard rule (the ledger checks them all), so they are both the
+They obey every hard rule (the placement book checks them all), so they are both the
 yardstick in benchmarks and the source of the solver's first plan.
 
 - ``merit``: highest merit first (ties: earliest arrival, then id), as a
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from solver.index import FloatArray, Index
-from solver.ledger import Ledger, pinned
+from solver.placements import PlacementBook, pinned
 
 if TYPE_CHECKING:
     from solver.policies.base import Context, Policy
@@ -56,57 +56,57 @@ def fifo_order(index: Index) -> list[int]:
 BASELINES: dict[str, Order] = {"merit": merit_order, "fifo": fifo_order}
 
 
-def place_in_order(ledger: Ledger, order: Iterable[int], guide: Guide | None = None) -> Ledger:
+def place_in_order(book: PlacementBook, order: Iterable[int], guide: Guide | None = None) -> PlacementBook:
     """Earliest-finishing fit for each request in turn; those that fit nowhere stay unplaced."""
     for r in order:
-        if r in ledger.placed:
+        if r in book.placed:
             continue
-        p = ledger.earliest(r, None if guide is None else guide.cost(r))
+        p = book.earliest(r, None if guide is None else guide.cost(r))
         if p is not None:
-            ledger.place(r, p)
-    return ledger
+            book.place(r, p)
+    return book
 
 
-def baseline(index: Index, name: str) -> Ledger:
+def baseline(index: Index, name: str) -> PlacementBook:
     return place_in_order(pinned(index), BASELINES[name](index))
 
 
-def economise(ledger: Ledger, cost: Callable[[int], FloatArray]) -> int:
+def economise(book: PlacementBook, cost: Callable[[int], FloatArray]) -> int:
     """Move each job to a feasible option of lower ``cost`` (e.g. energy), freeing budget for others.
 
     The set of assigned requests does not change, so neither do value and fairness.
     Returns the number of jobs moved.
     """
     moved = 0
-    for r in sorted(ledger.movable(), key=lambda q: ledger.index.req_ids[q]):
+    for r in sorted(book.movable(), key=lambda q: book.index.req_ids[q]):
         c = cost(r)
-        current = ledger.remove(r)
-        better = ledger.earliest(r, c)
+        current = book.remove(r)
+        better = book.earliest(r, c)
         if better is not None and c[better.option] < c[current.option]:
-            ledger.place(r, better)
+            book.place(r, better)
             moved += 1
         else:
-            ledger.place(r, current)
+            book.place(r, current)
     return moved
 
 
-def fill(ctx: Context, policy: Policy, ledger: Ledger, order: Iterable[int]) -> int:
+def fill(ctx: Context, policy: Policy, book: PlacementBook, order: Iterable[int]) -> int:
     """Add every request, in ``order``, that still fits and does not lower the policy's score."""
     idx = ctx.index
-    work = ctx.work_by_category(ledger)
-    value = ctx.value(ledger)
+    work = ctx.work_by_category(book)
+    value = ctx.value(book)
     score = policy.score_of(ctx, work, value)
     added = 0
     for r in order:
-        if r in ledger.placed or not ctx.alone[r]:
+        if r in book.placed or not ctx.alone[r]:
             continue
         c = int(idx.category[r])
         work[c] += idx.work[r]
         trial = policy.score_of(ctx, work, value + float(idx.merit[r] * idx.work[r]))
-        if trial < score or (p := ledger.earliest(r)) is None:
+        if trial < score or (p := book.earliest(r)) is None:
             work[c] -= idx.work[r]
             continue
-        ledger.place(r, p)
+        book.place(r, p)
         value += float(idx.merit[r] * idx.work[r])
         score = trial
         added += 1

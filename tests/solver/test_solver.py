@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from solver.files import dumps, load_plan, load_problem
 from solver.greedy import baseline
 from solver.index import compile_problem
-from solver.ledger import PinsDoNotFit
 from solver.metrics import fits_alone
 from solver.params import SolveParams
+from solver.placements import PinsDoNotFit
 from solver.plan import Assignment, Plan, Progress
 from solver.policies import NAMES, Context, get
 from solver.problem import Cluster, Problem, Request
@@ -170,7 +170,7 @@ Option = tuple[Cluster, str, int, int]  # cluster, GPU type, start, end
 
 
 class Usage:
-    """What a partial placement uses, slot by slot: deliberately naive and separate from the solver's ledger."""
+    """What a partial placement uses, slot by slot: deliberately naive and separate from the solver's book."""
 
     def __init__(self, problem: Problem) -> None:
         self.p = problem
