@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solver.greedy import Guide
+from solver.guide import Guide
 from solver.placements import Placement, PlacementBook
 from solver.policies import Context, Policy
 

@@ -10,39 +10,13 @@ yardstick in benchmarks and the source of the solver's first plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
-import numpy as np
-
+from solver.guide import Guide
 from solver.index import FloatArray, Index
 from solver.placements import PlacementBook, pinned
 
-if TYPE_CHECKING:
-    from solver.policies.base import Context, Policy
-
 Order = Callable[[Index], list[int]]
-
-
-@dataclass(frozen=True)
-class Guide:
-    """Which requests to admit first and which of their options to prefer."""
-
-    order: list[int]
-    option_cost: Sequence[FloatArray] | None = None
-
-    def cost(self, r: int) -> FloatArray | None:
-        return None if self.option_cost is None else self.option_cost[r]
-
-
-def option_costs(prices: Sequence[FloatArray], value: FloatArray) -> list[FloatArray]:
-    """Dual prices in steps of 2% of the request's value: small differences should not outrank packing."""
-    out = []
-    for p, v in zip(prices, value, strict=True):
-        step = max(float(v), 1e-9) * 0.02
-        out.append(np.where(np.isfinite(p), np.floor(p / step), np.inf))
-    return out
 
 
 def merit_order(index: Index) -> list[int]:
@@ -88,26 +62,3 @@ def economise(book: PlacementBook, cost: Callable[[int], FloatArray]) -> int:
         else:
             book.place(r, current)
     return moved
-
-
-def fill(ctx: Context, policy: Policy, book: PlacementBook, order: Iterable[int]) -> int:
-    """Add every request, in ``order``, that still fits and does not lower the policy's score."""
-    idx = ctx.index
-    work = ctx.work_by_category(book)
-    value = ctx.value(book)
-    score = policy.score_of(ctx, work, value)
-    added = 0
-    for r in order:
-        if r in book.placed or not ctx.alone[r]:
-            continue
-        c = int(idx.category[r])
-        work[c] += idx.work[r]
-        trial = policy.score_of(ctx, work, value + float(idx.merit[r] * idx.work[r]))
-        if trial < score or (p := book.earliest(r)) is None:
-            work[c] -= idx.work[r]
-            continue
-        book.place(r, p)
-        value += float(idx.merit[r] * idx.work[r])
-        score = trial
-        added += 1
-    return added

@@ -24,14 +24,15 @@ the solver's own thread and must return quickly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from solver import polish
 from solver.bound import Relaxation, relax, trivial
 from solver.explain import reject_all
-from solver.greedy import Guide, economise, fill, option_costs
+from solver.greedy import economise
+from solver.guide import Guide, option_costs
 from solver.index import Index, compile_problem
 from solver.metrics import compute, fits_alone
 from solver.neighbourhood import improve
@@ -129,6 +130,29 @@ def guide(ctx: Context, relaxation: Relaxation) -> Guide:
     sel = np.round(relaxation.selected, 3)
     order = sorted(range(idx.n), key=lambda r: (-sel[r], -idx.merit[r], idx.earliest[r], idx.req_ids[r]))
     return Guide(order, option_costs(relaxation.prices, idx.merit * idx.work))
+
+
+def fill(ctx: Context, policy: Policy, book: PlacementBook, order: Iterable[int]) -> int:
+    """Add every request, in ``order``, that still fits and does not lower the policy's score."""
+    idx = ctx.index
+    work = ctx.work_by_category(book)
+    value = ctx.value(book)
+    score = policy.score_of(ctx, work, value)
+    added = 0
+    for r in order:
+        if r in book.placed or not ctx.alone[r]:
+            continue
+        c = int(idx.category[r])
+        work[c] += idx.work[r]
+        trial = policy.score_of(ctx, work, value + float(idx.merit[r] * idx.work[r]))
+        if trial < score or (p := book.earliest(r)) is None:
+            work[c] -= idx.work[r]
+            continue
+        book.place(r, p)
+        value += float(idx.merit[r] * idx.work[r])
+        score = trial
+        added += 1
+    return added
 
 
 def _finish_reserve(index: Index) -> float:

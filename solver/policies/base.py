@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from solver.greedy import Guide
+from solver.guide import Guide
 from solver.index import Index
 from solver.metrics import attainments, demand_by_category, fairness
 from solver.placements import PlacementBook

@@ -30,7 +30,8 @@ import heapq
 
 import numpy as np
 
-from solver.greedy import Guide, merit_order, place_in_order
+from solver.greedy import merit_order, place_in_order
+from solver.guide import Guide
 from solver.metrics import attainments, fairness
 from solver.placements import PlacementBook, pinned
 from solver.policies.base import Context

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from solver.greedy import Guide, merit_order, place_in_order
+from solver.greedy import merit_order, place_in_order
+from solver.guide import Guide
 from solver.placements import PlacementBook, pinned
 from solver.policies.base import Context
 
