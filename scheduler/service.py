@@ -65,7 +65,7 @@ from scheduler.store import (
     RoundQuery,
     Transaction,
 )
-from solver.explain import counterfactual
+from solver.counterfactuals import counterfactual
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Plan, Progress
 from solver.problem import Horizon, PolicyConfig

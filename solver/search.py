@@ -30,7 +30,6 @@ import numpy as np
 
 from solver import polish
 from solver.bound import Relaxation, relax, trivial
-from solver.explain import reject_all
 from solver.greedy import economise
 from solver.guide import Guide, option_costs
 from solver.index import Index, compile_problem
@@ -41,6 +40,7 @@ from solver.placements import PlacementBook
 from solver.plan import Assignment, Plan, Progress, SolverInfo
 from solver.policies import DEFAULT, Context, Policy, get
 from solver.problem import Problem
+from solver.reasons import reject_all
 
 Clock = Callable[[], float]
 PROGRESS_EVERY_S = 0.5

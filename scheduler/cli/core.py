@@ -98,7 +98,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from solver.explain import counterfactual
+    from solver.counterfactuals import counterfactual
     from solver.files import InputError, load_plan, load_problem
 
     try:
