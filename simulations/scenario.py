@@ -16,13 +16,14 @@ import math
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
+from solver.policies import DEFAULT, PolicyName
 from solver.problem import SHARE_TOLERANCE, Id
 from solver.sci import SciSpec
 
@@ -121,7 +122,7 @@ class Carbon(Frozen):
 
 
 class PolicySpec(Frozen):
-    """The solver's ``Policy`` per round; the energy cap is absolute or a share of what the sites could deliver."""
+    """The solver's ``PolicyConfig`` per round; the energy cap is absolute or a share of what sites could deliver."""
 
     category_shares: dict[Id, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     org_cap_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
@@ -144,7 +145,7 @@ class SolverSpec(Frozen):
     solver's clock is frozen), so a round is reproducible on any machine and under any load; set it to
     ``null`` to stop on ``time_limit_s`` of wall time instead (faster to reason about, not reproducible)."""
 
-    policy: Literal["fair", "value"] = "fair"
+    policy: PolicyName = DEFAULT
     time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     neighbourhoods: Annotated[int, Field(ge=0)] | None = 20
     neighbourhood_dtime: Annotated[float, Field(gt=0)] = 0.2

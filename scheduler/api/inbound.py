@@ -29,8 +29,9 @@ from scheduler.pinning import Pinned
 from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
+from solver import policies
 from solver.params import SolveParams
-from solver.problem import Horizon, Id, Policy
+from solver.problem import Horizon, Id, PolicyConfig
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound=StrEnum)
@@ -40,7 +41,10 @@ MAX_PAGE_SIZE = 500
 MAX_REASON = 2000
 MAX_LIST = 1000
 _ID: TypeAdapter[str] = TypeAdapter(Id)
-POLICIES = {rounds.POLICY_UNSPECIFIED: "fair", rounds.POLICY_FAIR: "fair", rounds.POLICY_VALUE: "value"}
+POLICIES: dict[rounds.Policy, str] = {
+    rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
+    **{getattr(rounds, f"POLICY_{n.upper()}"): n for n in policies.NAMES},
+}
 
 
 
@@ -299,13 +303,13 @@ def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:
     return validated(Horizon, {"start": start, "slot_minutes": msg.slot_minutes or 60, "slots": msg.slots}, field)
 
 
-def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> Policy:
+def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> PolicyConfig:
     shares = {k: finite(v, f"{field}.category_shares[{k}]") for k, v in msg.category_shares.items()}
     data: dict[str, Any] = {"category_shares": shares}
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         if msg.HasField(name):
             data[name] = finite(getattr(msg, name), f"{field}.{name}")
-    return validated(Policy, data, field)
+    return validated(PolicyConfig, data, field)
 
 
 def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParams | None:

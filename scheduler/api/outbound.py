@@ -18,11 +18,12 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import AllocationRecord, AuditEntry, ClusterRecord, Inventory, RequestRecord, RoundRecord, Usage
 from scheduler.service import Explanation, Replay, RoundRun
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
+from solver import policies
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Metrics
-from solver.problem import Horizon, Policy
+from solver.problem import Horizon, PolicyConfig
 
-OBJECTIVES = {"fair": rounds.POLICY_FAIR, "value": rounds.POLICY_VALUE}
+OBJECTIVES: dict[str, rounds.Policy] = {n: getattr(rounds, f"POLICY_{n.upper()}") for n in policies.NAMES}
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -130,7 +131,7 @@ def horizon(h: Horizon) -> common.Horizon:
     return common.Horizon(start=ts(h.start), slot_minutes=h.slot_minutes, slots=h.slots)
 
 
-def policy_config(p: Policy) -> common.PolicyConfig:
+def policy_config(p: PolicyConfig) -> common.PolicyConfig:
     out = common.PolicyConfig(category_shares=p.category_shares)
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         value = getattr(p, name)

@@ -25,10 +25,12 @@ err = Console(stderr=True)
 
 
 def register(sub: Any) -> None:
+    from solver import policies
+
     p = sub.add_parser("solve", help="solve a problem file into a plan")
     p.add_argument("problem")
     p.add_argument("--out", help="plan file to write (.json or .yaml); printed to stdout if omitted")
-    p.add_argument("--policy", default="fair", choices=["fair", "value"])
+    p.add_argument("--policy", default=policies.DEFAULT, choices=policies.NAMES)
     p.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
@@ -96,7 +98,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from solver.explain import counterfactual
+    from solver.counterfactuals import counterfactual
     from solver.files import InputError, load_plan, load_problem
 
     try:
@@ -140,6 +142,7 @@ def example_problem_path() -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     from solver import SolveParams, solve
     from solver.files import load_problem
+    from solver.policies import NAMES
     from solver.verify import verify
 
     path = example_problem_path()
@@ -147,7 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     h = problem.horizon
     console.print(f"[bold]Allmende demo[/bold]: {path.name}, {len(problem.requests)} requests, "
                   f"{len(problem.clusters)} clusters, {h.slots} slots of {h.slot_minutes} min")
-    for policy in ("value", "fair"):
+    for policy in NAMES:
         plan = solve(problem, policy, SolveParams(time_limit_s=args.time_limit))
         violations = verify(problem, plan)
         console.rule(f"policy {policy}: {'valid' if not violations else f'{len(violations)} VIOLATIONS'}")

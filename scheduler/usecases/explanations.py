@@ -15,7 +15,7 @@ from scheduler.domain import AllocationRecord, RoundRecord
 from scheduler.errors import NotFound, PolicyViolation
 from scheduler.solving import SolverRunner
 from scheduler.usecases.standing import STANDING
-from solver.explain import counterfactual
+from solver.counterfactuals import counterfactual
 from solver.plan import Counterfactual, Plan
 
 

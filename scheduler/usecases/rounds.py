@@ -40,7 +40,7 @@ from scheduler.store.pages import allocations
 from scheduler.usecases import review
 from solver.params import SolveParams
 from solver.plan import Progress
-from solver.problem import Horizon, Policy
+from solver.problem import Horizon, PolicyConfig
 
 log = logging.getLogger("allmende.service")
 PROGRESS_PERSIST_S = 1.0
@@ -50,7 +50,7 @@ PROGRESS_PERSIST_S = 1.0
 class NewRound:
     horizon: Horizon
     objective: str
-    policy: Policy
+    policy: PolicyConfig
     params: SolveParams | None
     reason: str = ""
 

@@ -18,7 +18,7 @@ from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
 from scheduler.store import PageRequest, Repository, open_store
 from solver.params import SolveParams
-from solver.problem import GpuType, Horizon, Policy
+from solver.problem import GpuType, Horizon, PolicyConfig
 from tests.scheduler.api.harness import T0, ManualClock
 
 T = TypeVar("T")
@@ -69,7 +69,7 @@ def spec(org: str, title: str, gpus: int = 4, gpu: str = "H100", slots: int = 2,
 
 
 def new_round(slots: int = 4) -> NewRound:
-    return NewRound(horizon=Horizon(start=T0, slots=slots), objective="fair", policy=Policy(),
+    return NewRound(horizon=Horizon(start=T0, slots=slots), objective="fair", policy=PolicyConfig(),
                     params=SolveParams(time_limit_s=2, workers=1, seed=0, deterministic=True))
 
 
