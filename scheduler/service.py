@@ -49,7 +49,7 @@ from scheduler.domain import (
 )
 from scheduler.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from scheduler.heartbeats import Heartbeats
-from scheduler.pinning import Pinned, check_pins
+from scheduler.pinning import check_pins
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
@@ -68,7 +68,7 @@ from scheduler.store import (
 from solver.explain import counterfactual
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Plan, Progress
-from solver.problem import Horizon, Policy
+from solver.problem import Horizon, Pin, Policy
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -327,7 +327,7 @@ class Service:
         return run
 
     async def _solve_and_persist(
-        self, run: RoundRun, record: RoundRecord, pins: Sequence[Pinned], previous: RoundRecord | None
+        self, run: RoundRun, record: RoundRecord, pins: Sequence[Pin], previous: RoundRecord | None
     ) -> None:
         problem = record.problem
         if problem is None:  # pragma: no cover - phase 1 always stores one
@@ -446,7 +446,7 @@ class Service:
 
         return await self.store.write_async(tx)
 
-    async def pin(self, who: Principal, pin: Pinned, round_id: str, reason: str) -> RoundRecord:
+    async def pin(self, who: Principal, pin: Pin, round_id: str, reason: str) -> RoundRecord:
         """Force one assignment and re-solve the rest; waits for the re-solve and returns the round."""
         record, allocations = await self.get_round(who, round_id)
         if record.state != RoundState.PROPOSED or record.problem is None:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
-from solver.problem import SHARE_TOLERANCE, Id
+from solver.problem import SHARE_TOLERANCE, Frozen, Id
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 HOURS_PER_YEAR = 8766.0
@@ -31,10 +31,6 @@ HOURS_PER_YEAR = 8766.0
 
 class ScenarioError(ValueError):
     """A scenario or grid file that cannot be used; the message names the file and the field."""
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Site(Frozen):
