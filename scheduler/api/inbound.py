@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -110,20 +111,22 @@ def state_filter(value: int, enum: type[S], prefix: str, field: str) -> S | None
 
 
 def _enum_name(value: int, enum: type[S], prefix: str) -> str | None:
-    members = {m.value: m for m in enum}
-    descriptor = {
-        ClusterState: inventory.ClusterState,
-        RequestState: requests.RequestState,
-        RoundState: rounds.RoundState,
-    }.get(enum)
-    if descriptor is None:
+    wire = _WIRE_ENUMS.get(enum)
+    if wire is None:
         return None
     try:
-        name = descriptor.Name(value)  # type: ignore[attr-defined]
+        name = wire.Name(value)
     except ValueError:
         return None
-    state = str(name).removeprefix(prefix).lower()
-    return state if state in members else None
+    state = name.removeprefix(prefix).lower()
+    return state if state in {m.value for m in enum} else None
+
+
+_WIRE_ENUMS: dict[type[StrEnum], EnumTypeWrapper] = {
+    ClusterState: inventory.ClusterState,
+    RequestState: requests.RequestState,
+    RoundState: rounds.RoundState,
+}
 
 
 # -- validation through the domain models -----------------------------------------------------
