@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check solver scheduler simulations tests bench support
 
 typecheck: $(STAMP)
-	$(BIN)/mypy solver
+	$(BIN)/mypy solver scheduler simulations
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup

@@ -16,15 +16,16 @@ import secrets
 import time
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
 from solver.params import SolveParams
 from solver.plan import Plan
 from solver.problem import (
     Cluster,
+    Frozen,
     GpuType,
     Horizon,
     Id,
@@ -38,10 +39,6 @@ from solver.problem import (
 
 Version = Annotated[int, Field(ge=0)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Role(StrEnum):
@@ -188,7 +185,11 @@ class RequestSpec(Frozen):
 
     ``org`` is the applicant organisation.  Two submissions with the same ``(org, idempotency_key)``
     are the same request when their specs are equal, and a :class:`~scheduler.errors.Conflict` when not.
+    :attr:`SOLVER_FIELDS` names the fields the solver's :class:`~solver.problem.Request` shares, so
+    that the conversions here and at the wire list them once.
     """
+
+    SOLVER_FIELDS: ClassVar[tuple[str, ...]] = tuple(name for name in Request.model_fields if name != "id")
 
     org: Id
     title: Annotated[str, Field(min_length=1, max_length=300)]
@@ -209,17 +210,7 @@ class RequestSpec(Frozen):
         return self
 
     def to_request(self, id: str) -> Request:
-        return Request(
-            id=id,
-            org=self.org,
-            category=self.category,
-            gpus=self.gpus,
-            runtime_slots=self.runtime_slots,
-            earliest_slot=self.earliest_slot,
-            deadline_slot=self.deadline_slot,
-            countries=self.countries,
-            merit=self.merit,
-        )
+        return Request(id=id, **{name: getattr(self, name) for name in self.SOLVER_FIELDS})
 
 
 class RequestRecord(RequestSpec):

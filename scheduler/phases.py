@@ -16,11 +16,11 @@ from scheduler import rounds
 from scheduler.access import SYSTEM, Principal
 from scheduler.domain import AllocationRecord, RoundRecord, new_id
 from scheduler.errors import PolicyViolation
-from scheduler.pinning import Pinned
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
 from scheduler.store import AllocationQuery, ClusterQuery, RequestQuery, RoundQuery, Transaction
 from scheduler.store.pages import all_pages, allocations, in_round
 from solver.plan import Assignment, Plan
+from solver.problem import Pin
 
 ORTOOLS_VERSION = version("ortools")
 
@@ -46,7 +46,7 @@ def snapshot(t: Transaction, who: Principal, round_id: str, reason: str, now: da
     return record
 
 
-def persist(t: Transaction, round_id: str, plan: Plan, pins: Sequence[Pinned], now: datetime) -> None:
+def persist(t: Transaction, round_id: str, plan: Plan, pins: Sequence[Pin], now: datetime) -> None:
     """Phase 3: the plan stored, its assignments as ``proposed`` allocations (pins ``pinned``), ``-> proposed``.
 
     A re-solve supersedes the proposals of the previous plan; a pin that was replaced is rejected.
@@ -98,5 +98,5 @@ def allocation(round_id: str, a: Assignment) -> AllocationRecord:
                             energy_kwh=a.energy_kwh, co2_kg=a.co2_kg)
 
 
-def pin_of(a: AllocationRecord) -> Pinned:
-    return Pinned(a.request_id, a.cluster, a.gpu_type, a.start_slot)
+def pin_of(a: AllocationRecord) -> Pin:
+    return Pin(request=a.request_id, cluster=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot)

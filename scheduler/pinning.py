@@ -10,7 +10,6 @@ their own or together, naming the rule and its numbers.  Pure: no store, no cloc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -21,32 +20,23 @@ from solver.problem import Pin
 from solver.verify import verify
 
 
-@dataclass(frozen=True)
-class Pinned:
-    request: str
-    cluster: str
-    gpu_type: str
-    start_slot: int
-
-
-def solve_with_pins(problem: Problem, objective: str, params: SolveParams, pins: Sequence[Pinned],
+def solve_with_pins(problem: Problem, objective: str, params: SolveParams, pins: Sequence[Pin],
                     on_progress: Callable[[Progress], None] | None = None) -> Plan:
     return solve(with_pins(problem, pins), objective, params, on_progress=on_progress)
 
 
-def with_pins(problem: Problem, pins: Sequence[Pinned]) -> Problem:
+def with_pins(problem: Problem, pins: Sequence[Pin]) -> Problem:
     """The round's problem with its pins; a pin naming what the problem does not allow is refused."""
     if not pins:
         return problem
-    fixed = [Pin(request=p.request, cluster=p.cluster, gpu_type=p.gpu_type, start_slot=p.start_slot) for p in pins]
     try:
-        return Problem.model_validate({**problem.model_dump(), "pins": [p.model_dump() for p in fixed]})
+        return Problem.model_validate({**problem.model_dump(), "pins": [p.model_dump() for p in pins]})
     except ValidationError as exc:
         message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise PolicyViolation(f"the pin cannot hold: {message}") from None
 
 
-def check_pins(problem: Problem, pins: Sequence[Pinned]) -> None:
+def check_pins(problem: Problem, pins: Sequence[Pin]) -> None:
     """Refuse pins that break a hard rule (capacity, power, budgets, organisation cap) by themselves."""
     pinned = with_pins(problem, pins)
     ids = {p.request for p in pins}

@@ -29,7 +29,6 @@ from scheduler.domain import (
     new_id,
 )
 from scheduler.heartbeats import Heartbeats
-from scheduler.pinning import Pinned
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
@@ -39,6 +38,7 @@ from scheduler.usecases import clusters, explanations, requests, review, rounds
 from scheduler.usecases import ledger as public
 from scheduler.usecases.explanations import Explanation, Replay
 from scheduler.usecases.rounds import NewRound, RoundRun, describe
+from solver.problem import Pin
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("allmende.service")
@@ -191,7 +191,7 @@ class Service:
         return await self.store.write_async(
             lambda t: review.review(t, who, round_id, request_ids, verdict, reason, now))
 
-    async def pin(self, who: Principal, pin: Pinned, round_id: str, reason: str) -> RoundRecord:
+    async def pin(self, who: Principal, pin: Pin, round_id: str, reason: str) -> RoundRecord:
         """Force one assignment and re-solve the rest; waits for the re-solve and returns the round."""
         return await self.solves.pin(who, pin, round_id, reason)
 

@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from scheduler.pinning import Pinned, solve_with_pins
+from scheduler.pinning import solve_with_pins
 from solver import Plan, Problem, Progress, SolveParams
+from solver.problem import Pin
 
 OnProgress = Callable[[float, Progress | None], None]
 TICK_S = 0.2
@@ -39,7 +40,7 @@ def _start_worker(events: Any) -> None:
     _EVENTS = events
 
 
-def _solve_job(problem_json: str, objective: str, params_json: str, pins: Sequence[Pinned], job: int,
+def _solve_job(problem_json: str, objective: str, params_json: str, pins: Sequence[Pin], job: int,
                events: Any = None) -> str:
     """Runs in the worker: JSON in, JSON out, so nothing but plain strings crosses the process boundary."""
     problem = Problem.model_validate_json(problem_json)
@@ -73,7 +74,7 @@ class SolverRunner:
         return self._executor
 
     async def solve(
-        self, problem: Problem, objective: str, params: SolveParams, pins: Sequence[Pinned] = (),
+        self, problem: Problem, objective: str, params: SolveParams, pins: Sequence[Pin] = (),
         progress: OnProgress | None = None,
     ) -> Plan:
         loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""The figures a policy maker asks for, computed from a run's outcomes and round records.
+"""The figures a policy maker asks for, computed from a run's request and round outcomes.
 
 Definitions (all pure functions, checked by hand in ``tests/simulations/test_metrics.py``):
 

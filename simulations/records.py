@@ -1,4 +1,4 @@
-"""What a run leaves behind: one outcome per request, one record per round, and the run that holds them.
+"""What a run leaves behind: one outcome per request and one per round, and the run that holds them.
 
 Plain frozen dataclasses, because a 26-round run holds ~80,000 outcomes and they cross process
 boundaries in sweeps.  Slots are absolute (counted from the scenario's start); waiting time is
@@ -39,7 +39,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class RoundRecord:
+class RoundOutcome:
     round: int
     start: datetime
     new: int
@@ -73,7 +73,7 @@ class RunResult:
     round_slots: int
     clusters: list[str]
     installed_gpu_hours: float  # every GPU of every site over the hours it exists, maintenance included
-    rounds: list[RoundRecord]
+    rounds: list[RoundOutcome]
     outcomes: list[Outcome]
     params: dict[str, object] = field(default_factory=dict)  # sweep parameters, when part of a sweep
 

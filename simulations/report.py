@@ -17,7 +17,7 @@ from typing import Any
 
 from simulations import plots
 from simulations.metrics import Summary
-from simulations.records import RoundRecord, RunResult
+from simulations.records import RoundOutcome, RunResult
 from simulations.sweep import SweepResult
 
 Row = dict[str, Any]
@@ -31,7 +31,7 @@ HEADLINE = [
 ]
 
 
-def round_rows(rounds: list[RoundRecord], **key: Any) -> list[Row]:
+def round_rows(rounds: list[RoundOutcome], **key: Any) -> list[Row]:
     rows = []
     for r in rounds:
         row: Row = dict(key) | {

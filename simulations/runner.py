@@ -28,14 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.demand import DemandSource, GeneratedDemand, stream
-from simulations.records import Outcome, RoundRecord, RunResult
+from simulations.records import Outcome, RoundOutcome, RunResult
 from simulations.scenario import Scenario
 from simulations.world import World, build_world
 from solver import Assignment, Plan, Problem, Request, SolveParams, solve
 from solver.problem import Cluster, available
 
 Clock = Callable[[], float]
-OnRound = Callable[[int, int, RoundRecord], None]
+OnRound = Callable[[int, int, RoundOutcome], None]
 
 
 @dataclass
@@ -59,7 +59,7 @@ def run(
     R = s.round_slots
     backlog: list[Pending] = []
     outcomes: list[Outcome] = []
-    rounds: list[RoundRecord] = []
+    rounds: list[RoundOutcome] = []
     for k in range(s.rounds):
         first = k * R
         clusters = world.clusters(k)  # 1
@@ -178,7 +178,7 @@ def _closed(p: Pending, status: str, slot_h: float) -> Outcome:
 
 
 def _record(world: World, k: int, problem: Problem, plan: Plan, clusters: list[Cluster], offered: list[Pending],
-            served_now: list[Outcome], new: int, carried: int, expired: int, seconds: float) -> RoundRecord:
+            served_now: list[Outcome], new: int, carried: int, expired: int, seconds: float) -> RoundOutcome:
     s = world.scenario
     first, R, spd = k * s.round_slots, s.round_slots, s.slots_per_day
     day = (first + np.arange(R)) // spd - first // spd
@@ -193,7 +193,7 @@ def _record(world: World, k: int, problem: Problem, plan: Plan, clusters: list[C
         * s.slot_hours for c in clusters
     }
     m = plan.metrics
-    return RoundRecord(
+    return RoundOutcome(
         round=k, start=problem.horizon.start, new=new, carried=carried, offered=len(offered),
         assigned=len(plan.assignments), expired=expired,
         offered_by_category=dict(sorted(Counter(p.request.category for p in offered).items())),

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
 from solver.policies import DEFAULT, PolicyName
-from solver.problem import SHARE_TOLERANCE, Id
+from solver.problem import SHARE_TOLERANCE, Frozen, Id
 from solver.sci import SciSpec
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -32,10 +32,6 @@ Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 class ScenarioError(ValueError):
     """A scenario or grid file that cannot be used; the message names the file and the field."""
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Site(Frozen):

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulations.demand import GeneratedDemand, stream
 from simulations.metrics import Summary, summarise
-from simulations.records import RoundRecord
+from simulations.records import RoundOutcome
 from simulations.runner import run
 from simulations.scenario import Scenario, ScenarioError, apply_overrides, describe, read_yaml, validate
 from simulations.world import build_world
@@ -60,7 +60,7 @@ class PointResult:
     params: dict[str, Any]
     seed: int
     summary: Summary
-    rounds: list[RoundRecord]
+    rounds: list[RoundOutcome]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -25,13 +27,12 @@ from scheduler.api.gen.allmende.v1 import review_pb2 as review
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import CarbonForecast, ClusterRecord, Inventory, RequestSpec, Withdrawal
 from scheduler.errors import InvalidInput
-from scheduler.pinning import Pinned
 from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
 from solver import policies
 from solver.params import SolveParams
-from solver.problem import Horizon, Id, PolicyConfig
+from solver.problem import GpuType, Horizon, Id, Pin, PolicyConfig
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound=StrEnum)
@@ -45,8 +46,6 @@ POLICIES: dict[rounds.Policy, str] = {
     rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
     **{getattr(rounds, f"POLICY_{n.upper()}"): n for n in policies.NAMES},
 }
-
-
 
 
 # -- scalars ----------------------------------------------------------------------------------
@@ -85,13 +84,6 @@ def reason(value: str, field: str = "reason", required: bool = True) -> str:
     return text
 
 
-def finite(value: float, field: str) -> float:
-    """Pydantic lets infinities and NaN through bounds like ``gt=0``; the wire never should."""
-    if not math.isfinite(value):
-        raise InvalidInput(field, f"must be a finite number, got {value}")
-    return value
-
-
 def timestamp(ts: Timestamp, field: str) -> datetime:
     try:
         when: datetime = ts.ToDatetime(tzinfo=UTC)
@@ -119,20 +111,22 @@ def state_filter(value: int, enum: type[S], prefix: str, field: str) -> S | None
 
 
 def _enum_name(value: int, enum: type[S], prefix: str) -> str | None:
-    members = {m.value: m for m in enum}
-    descriptor = {
-        ClusterState: inventory.ClusterState,
-        RequestState: requests.RequestState,
-        RoundState: rounds.RoundState,
-    }.get(enum)
-    if descriptor is None:
+    wire = _WIRE_ENUMS.get(enum)
+    if wire is None:
         return None
     try:
-        name = descriptor.Name(value)  # type: ignore[attr-defined]
+        name = wire.Name(value)
     except ValueError:
         return None
-    state = str(name).removeprefix(prefix).lower()
-    return state if state in members else None
+    state = name.removeprefix(prefix).lower()
+    return state if state in {m.value for m in enum} else None
+
+
+_WIRE_ENUMS: dict[type[StrEnum], EnumTypeWrapper] = {
+    ClusterState: inventory.ClusterState,
+    RequestState: requests.RequestState,
+    RoundState: rounds.RoundState,
+}
 
 
 # -- validation through the domain models -----------------------------------------------------
@@ -154,9 +148,12 @@ def _named_in(msg: str, model: type[BaseModel]) -> str:
 
 
 def _first(exc: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    """The first error's location and message; a NaN or infinity is named as such, whichever rule caught it."""
     err = exc.errors(include_url=False)[0]
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return tuple(err["loc"]), msg
+    value = err.get("input")
+    if isinstance(value, float) and not math.isfinite(value):
+        return tuple(err["loc"]), f"must be a finite number, got {value}"
+    return tuple(err["loc"]), str(err["msg"]).removeprefix("Value error, ")
 
 
 def _path(loc: Iterable[int | str], rename: Mapping[str, str]) -> str:
@@ -184,22 +181,29 @@ def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | N
     if not msg.ByteSize():
         raise InvalidInput(field, "is required")
     data: dict[str, Any] = {
-        "org": msg.org,
+        **_plain_fields(msg, RequestSpec.SOLVER_FIELDS),
         "title": msg.title,
-        "category": msg.category,
-        "gpus": msg.gpus,
-        "runtime_slots": dict(msg.runtime_slots),
-        "earliest_slot": msg.earliest_slot,
-        "countries": list(msg.countries) or None,
         "entrypoint": msg.entrypoint,
         "runtime_env": json_format.MessageToDict(msg.runtime_env),
         "idempotency_key": idempotency_key,
     }
-    if msg.HasField("deadline_slot"):
-        data["deadline_slot"] = msg.deadline_slot
-    if msg.HasField("merit"):
-        data["merit"] = finite(msg.merit, f"{field}.merit")
     return validated(RequestSpec, data, field)
+
+
+def _plain_fields(msg: Message, names: Iterable[str]) -> dict[str, Any]:
+    """The named fields as plain values: an unset ``optional`` left out, a map as a dict, an empty list as None."""
+    out: dict[str, Any] = {}
+    for name in names:
+        f = msg.DESCRIPTOR.fields_by_name[name]
+        if f.has_presence and not msg.HasField(name):
+            continue
+        value = getattr(msg, name)
+        if f.message_type is not None and f.message_type.GetOptions().map_entry:
+            value = dict(value)
+        elif f.is_repeated:
+            value = list(value) or None
+        out[name] = value
+    return out
 
 
 def submit(msg: requests.SubmitRequestRequest) -> RequestSpec:
@@ -213,7 +217,7 @@ def submit(msg: requests.SubmitRequestRequest) -> RequestSpec:
 
 def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> ClusterRecord:
     identifier(msg.cluster_id, "cluster_id")
-    types: dict[str, dict[str, float | None]] = {}
+    types: dict[str, GpuType] = {}
     counts: dict[str, int] = {}
     if not msg.gpus:
         raise InvalidInput("gpus", "must list at least one GPU type")
@@ -223,13 +227,11 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
             raise InvalidInput(f"gpus[{i}].gpu_type", f"lists {g} twice")
         if pool.count < 0:
             raise InvalidInput(f"gpus[{i}].count", "must be at least 0")
-        finite(pool.tdp_watts, f"gpus[{i}].tdp_watts")
-        finite(pool.memory_gb, f"gpus[{i}].memory_gb")
-        if not pool.tdp_watts > 0:
+        if pool.tdp_watts <= 0:
             raise InvalidInput(f"gpus[{i}].tdp_watts", "must be greater than 0")
         if pool.memory_gb < 0:
             raise InvalidInput(f"gpus[{i}].memory_gb", "must be 0 (unknown) or positive")
-        types[g] = {"tdp_watts": pool.tdp_watts, "memory_gb": pool.memory_gb or None}
+        types[g] = validated(GpuType, {"tdp_watts": pool.tdp_watts, "memory_gb": pool.memory_gb or None}, f"gpus[{i}]")
         counts[g] = pool.count
     data: dict[str, Any] = {
         "id": msg.cluster_id,
@@ -237,13 +239,13 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
         "country": msg.country,
         "gpu_types": types,
         "gpus": counts,
-        "pue": finite(msg.pue, "pue") or 1.0,
+        "pue": msg.pue or 1.0,
         "registered_at": now,
     }
     if len(msg.operator) > 200:
         raise InvalidInput("operator", "is longer than 200 characters")
     if msg.HasField("power_cap_kw"):
-        data["power_cap_kw"] = finite(msg.power_cap_kw, "power_cap_kw")
+        data["power_cap_kw"] = msg.power_cap_kw
     return _cluster(data)
 
 
@@ -287,7 +289,7 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
             {
                 "start": timestamp(inv.carbon.start, "inventory.carbon.start"),
                 "step_minutes": inv.carbon.step_minutes or 60,
-                "values": [finite(v, f"inventory.carbon.g_per_kwh[{i}]") for i, v in enumerate(inv.carbon.g_per_kwh)],
+                "values": list(inv.carbon.g_per_kwh),
             },
             "inventory.carbon",
             rename={"values": "g_per_kwh"},
@@ -304,18 +306,12 @@ def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:
 
 
 def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> PolicyConfig:
-    shares = {k: finite(v, f"{field}.category_shares[{k}]") for k, v in msg.category_shares.items()}
-    data: dict[str, Any] = {"category_shares": shares}
-    for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
-        if msg.HasField(name):
-            data[name] = finite(getattr(msg, name), f"{field}.{name}")
-    return validated(PolicyConfig, data, field)
+    return validated(PolicyConfig, _plain_fields(msg, PolicyConfig.model_fields), field)
 
 
 def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParams | None:
     if not msg.ByteSize():
         return None
-    finite(msg.time_limit_s, f"{field}.time_limit_s")
     data: dict[str, Any] = {"seed": msg.seed, "deterministic": msg.deterministic, "workers": msg.workers or 1}
     if msg.time_limit_s:
         data["time_limit_s"] = msg.time_limit_s
@@ -338,10 +334,10 @@ def open_round(msg: rounds.OpenRoundRequest) -> NewRound:
     )
 
 
-def pin(msg: review.PinRequest) -> Pinned:
+def pin(msg: review.PinRequest) -> Pin:
     if msg.start_slot < 0:
         raise InvalidInput("start_slot", "must be at least 0")
-    return Pinned(
+    return Pin(
         request=identifier(msg.request_id, "request_id"),
         cluster=identifier(msg.cluster_id, "cluster_id"),
         gpu_type=identifier(msg.gpu_type, "gpu_type"),

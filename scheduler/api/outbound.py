@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel
 
 from scheduler import ledger as public
 from scheduler.accounting import Figures
@@ -15,7 +17,16 @@ from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import ledger_pb2 as ledger
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
-from scheduler.domain import AllocationRecord, AuditEntry, ClusterRecord, Inventory, RequestRecord, RoundRecord, Usage
+from scheduler.domain import (
+    AllocationRecord,
+    AuditEntry,
+    ClusterRecord,
+    Inventory,
+    RequestRecord,
+    RequestSpec,
+    RoundRecord,
+    Usage,
+)
 from scheduler.service import Explanation, Replay, RoundRun
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
 from solver import policies
@@ -97,19 +108,7 @@ def _inventory(inv: Inventory) -> inventory.Inventory:
 
 
 def request(rec: RequestRecord) -> requests.AllocationRequest:
-    spec = requests.RequestSpec(
-        title=rec.title,
-        org=rec.org,
-        category=rec.category,
-        gpus=rec.gpus,
-        runtime_slots=rec.runtime_slots,
-        earliest_slot=rec.earliest_slot,
-        countries=rec.countries or [],
-        merit=rec.merit,
-        entrypoint=rec.entrypoint,
-    )
-    if rec.deadline_slot is not None:
-        spec.deadline_slot = rec.deadline_slot
+    spec = requests.RequestSpec(title=rec.title, entrypoint=rec.entrypoint, **_present(rec, RequestSpec.SOLVER_FIELDS))
     if rec.runtime_env:
         json_format.ParseDict(rec.runtime_env, spec.runtime_env)
     return requests.AllocationRequest(
@@ -132,12 +131,12 @@ def horizon(h: Horizon) -> common.Horizon:
 
 
 def policy_config(p: PolicyConfig) -> common.PolicyConfig:
-    out = common.PolicyConfig(category_shares=p.category_shares)
-    for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
-        value = getattr(p, name)
-        if value is not None:
-            setattr(out, name, value)
-    return out
+    return common.PolicyConfig(**_present(p, PolicyConfig.model_fields))
+
+
+def _present(model: BaseModel, names: Iterable[str]) -> dict[str, Any]:
+    """The named fields that hold a value, as message constructor arguments: ``None`` leaves a field unset."""
+    return {name: value for name in names if (value := getattr(model, name)) is not None}
 
 
 def solver_params(p: SolveParams) -> common.SolverParams:

@@ -42,7 +42,6 @@ from scheduler.domain import (
     AuditEntry,
     Change,
     ClusterRecord,
-    Frozen,
     Inventory,
     IssuedToken,
     RequestRecord,
@@ -52,6 +51,7 @@ from scheduler.domain import (
     TokenRecord,
 )
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
+from solver.problem import Frozen
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Dialect
 from scheduler.domain import Change, RequestRecord, RequestSpec, subject
 from scheduler.store import schema
 from scheduler.store.audit import audit_row
+from scheduler.store.base import Transaction
 from scheduler.store.submissions import new_request, same_submission
 
 REQUEST_COLUMNS = ("id", "state", "version", "org", "idempotency_key", "category", "round_id", "doc")
@@ -49,9 +50,9 @@ class Prepared:
     future: Any = None  # set by the store when it queues the submission
     loop: Any = None
 
-    def fn(self, tx: Any) -> RequestRecord:
+    def fn(self, tx: Transaction) -> RequestRecord:
         """The general path for this submission."""
-        return tx.submit_request(self.spec, id=self.id, by=self.by)  # type: ignore[no-any-return]
+        return tx.submit_request(self.spec, id=self.id, by=self.by)
 
 
 class FastPath:

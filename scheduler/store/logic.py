@@ -58,6 +58,7 @@ class TxLogic(ABC):
 
     # -- shared -------------------------------------------------------------------------------
     def _get(self, kind: str, id: str) -> Any:
+        """The stored record of ``kind`` (the caller names its model), or ``NotFound``."""
         record = self._load(kind, id)
         if record is None:
             raise NotFound(kind, id)
@@ -83,19 +84,24 @@ class TxLogic(ABC):
 
     # -- reads --------------------------------------------------------------------------------
     def get_request(self, id: str) -> RequestRecord:
-        return self._get("request", id)  # type: ignore[no-any-return]
+        record: RequestRecord = self._get("request", id)
+        return record
 
     def get_cluster(self, id: str) -> ClusterRecord:
-        return self._get("cluster", id)  # type: ignore[no-any-return]
+        record: ClusterRecord = self._get("cluster", id)
+        return record
 
     def get_round(self, id: str) -> RoundRecord:
-        return self._get("round", id)  # type: ignore[no-any-return]
+        record: RoundRecord = self._get("round", id)
+        return record
 
     def get_allocation(self, id: str) -> AllocationRecord:
-        return self._get("allocation", id)  # type: ignore[no-any-return]
+        record: AllocationRecord = self._get("allocation", id)
+        return record
 
     def get_token(self, id: str) -> TokenRecord:
-        return self._get("token", id)  # type: ignore[no-any-return]
+        record: TokenRecord = self._get("token", id)
+        return record
 
     def authenticate(self, bearer: str) -> TokenRecord:
         token_id, secret = tokens.split_bearer(bearer)

@@ -135,8 +135,8 @@ TABLES: dict[str, sa.Table] = {
 
 def to_row(kind: str, record: Any) -> dict[str, Any]:
     """The columns that store ``record`` (without ``seq``)."""
-    if kind == "token":
-        return record.model_dump()  # type: ignore[no-any-return]
+    if isinstance(record, TokenRecord):
+        return record.model_dump()
     row: dict[str, Any] = {"id": record.id, "state": record.state.value, "version": record.version}
     if kind == "request":
         row |= {"org": record.org, "idempotency_key": record.idempotency_key, "category": record.category}

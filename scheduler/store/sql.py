@@ -77,16 +77,20 @@ class SqlStore:
         return await asyncio.to_thread(self.read, fn)
 
     def write(self, fn: Callable[[Transaction], T]) -> T:
-        return self._wait(_Op(fn))  # type: ignore[no-any-return]
+        result: T = self._wait(_Op(fn))
+        return result
 
     async def write_async(self, fn: Callable[[Transaction], T]) -> T:
-        return await self._wait_async(_Op(fn))  # type: ignore[no-any-return]
+        result: T = await self._wait_async(_Op(fn))
+        return result
 
     def submit_request(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
-        return self._wait(self._fast.prepare(spec, id, by))  # type: ignore[no-any-return]
+        record: RequestRecord = self._wait(self._fast.prepare(spec, id, by))
+        return record
 
     async def submit_request_async(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
-        return await self._wait_async(self._fast.prepare(spec, id, by))  # type: ignore[no-any-return]
+        record: RequestRecord = await self._wait_async(self._fast.prepare(spec, id, by))
+        return record
 
     def close(self) -> None:
         with self._closing:
@@ -110,9 +114,10 @@ class SqlStore:
         """An asyncio future, not a wrapped thread Future: the writer settles a whole batch's
         futures on their loop with one wake-up, rather than one per caller."""
         op.loop = asyncio.get_running_loop()
-        op.future = op.loop.create_future()
+        future: asyncio.Future[Any] = op.loop.create_future()
+        op.future = future
         self._enqueue(op)
-        return op.future  # type: ignore[no-any-return]
+        return future
 
     def _enqueue(self, op: _Op | Prepared) -> None:
         with self._closing:
@@ -179,7 +184,7 @@ class SqlStore:
         for index, (is_submit, run) in enumerate(groupby(batch, key=lambda op: isinstance(op, Prepared))):
             ops = list(run)
             if is_submit and fast:
-                submits: list[Prepared] = ops  # type: ignore[assignment]
+                submits = [op for op in ops if isinstance(op, Prepared)]  # all of them: grouped by that
                 # First in the transaction, a failed fast path can roll everything back and redo it
                 # the general way; later, it must not undo the work before it, so it takes a savepoint.
                 if self._fast.run(connection.connection.driver_connection, submits, savepoint=index > 0):

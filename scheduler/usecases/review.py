@@ -14,11 +14,11 @@ from datetime import datetime
 from scheduler.access import SYSTEM, Principal
 from scheduler.domain import RoundRecord
 from scheduler.errors import NotFound, PolicyViolation
-from scheduler.pinning import Pinned
 from scheduler.states import AllocationState, RequestState, RoundState
 from scheduler.store import AllocationQuery, Transaction
 from scheduler.store.pages import allocations, in_round
 from scheduler.usecases.standing import UNDER_REVIEW
+from solver.problem import Pin
 
 VERDICTS = {  # allocation verdict -> (audit action, the round's state when the verdict covers it all)
     AllocationState.APPROVED: ("approve", RoundState.APPROVED),
@@ -50,7 +50,7 @@ def review(t: Transaction, who: Principal, round_id: str, request_ids: Sequence[
     return record
 
 
-def start_pin(t: Transaction, who: Principal, read: RoundRecord, pin: Pinned, reason: str,
+def start_pin(t: Transaction, who: Principal, read: RoundRecord, pin: Pin, reason: str,
               now: datetime) -> RoundRecord:
     """``proposed -> solving`` for the re-solve around ``pin``; ``read`` is the round as the pin was checked."""
     text = f"{pin.request} on {pin.cluster}/{pin.gpu_type} at slot {pin.start_slot}: {reason}"

@@ -32,7 +32,7 @@ from scheduler import phases
 from scheduler.access import Principal
 from scheduler.domain import AllocationRecord, RoundRecord, new_id
 from scheduler.errors import PolicyViolation
-from scheduler.pinning import Pinned, check_pins
+from scheduler.pinning import check_pins
 from scheduler.solving import SolverRunner
 from scheduler.states import AllocationState, RoundState
 from scheduler.store import AllocationQuery, Reader, Repository, Transaction
@@ -40,7 +40,7 @@ from scheduler.store.pages import allocations
 from scheduler.usecases import review
 from solver.params import SolveParams
 from solver.plan import Progress
-from solver.problem import Horizon, PolicyConfig
+from solver.problem import Horizon, Pin, PolicyConfig
 
 log = logging.getLogger("allmende.service")
 PROGRESS_PERSIST_S = 1.0
@@ -124,7 +124,7 @@ class Solves:
         self._spawn(self._solve_and_persist(run, record, pins=(), previous=None))
         return run
 
-    async def pin(self, who: Principal, pin: Pinned, round_id: str, reason: str) -> RoundRecord:
+    async def pin(self, who: Principal, pin: Pin, round_id: str, reason: str) -> RoundRecord:
         """Force one assignment and re-solve the rest; waits for the re-solve and returns the round."""
         record, held = await self.store.read_async(lambda r: read_round(r, round_id))
         if record.state != RoundState.PROPOSED or record.problem is None:
@@ -151,7 +151,7 @@ class Solves:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _solve_and_persist(
-        self, run: RoundRun, record: RoundRecord, pins: Sequence[Pinned], previous: RoundRecord | None
+        self, run: RoundRun, record: RoundRecord, pins: Sequence[Pin], previous: RoundRecord | None
     ) -> None:
         problem = record.problem
         if problem is None:  # pragma: no cover - phase 1 always stores one

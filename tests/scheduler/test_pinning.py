@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from scheduler.errors import PolicyViolation
-from scheduler.pinning import Pinned, check_pins, solve_with_pins
+from scheduler.pinning import check_pins, solve_with_pins
 from solver import Problem, SolveParams
+from solver.problem import Pin
 from solver.verify import verify
 
 PARAMS = SolveParams(time_limit_s=5, deterministic=True, max_neighbourhoods=4)
@@ -29,18 +30,18 @@ def capped(power_cap_kw: float) -> Problem:
 
 def test_a_pin_takes_power_only_in_its_own_slots() -> None:
     problem = capped(5.6)
-    plan = solve_with_pins(problem, "value", PARAMS, [Pinned("a", "jsc", "H100", 0)])
+    plan = solve_with_pins(problem, "value", PARAMS, [Pin(request="a", cluster="jsc", gpu_type="H100", start_slot=0)])
     assert {(a.request, a.start_slot) for a in plan.assignments} == {("a", 0), ("b", 3)}
     assert verify(problem, plan) == []
 
 
 def test_a_pin_that_breaks_a_rule_on_its_own_is_refused_with_the_rule() -> None:
     with pytest.raises(PolicyViolation, match="rule 6"):
-        check_pins(capped(5.0), [Pinned("a", "jsc", "H100", 0)])
+        check_pins(capped(5.0), [Pin(request="a", cluster="jsc", gpu_type="H100", start_slot=0)])
 
 
 def test_a_pin_the_round_cannot_hold_is_refused_before_any_solve() -> None:
     with pytest.raises(PolicyViolation, match="outside the request's window"):
-        check_pins(capped(5.6), [Pinned("b", "jsc", "H100", 1)])
+        check_pins(capped(5.6), [Pin(request="b", cluster="jsc", gpu_type="H100", start_slot=1)])
     with pytest.raises(PolicyViolation, match="no request 'zz'"):
-        solve_with_pins(capped(5.6), "fair", PARAMS, [Pinned("zz", "jsc", "H100", 0)])
+        solve_with_pins(capped(5.6), "fair", PARAMS, [Pin(request="zz", cluster="jsc", gpu_type="H100", start_slot=0)])

@@ -13,8 +13,8 @@ import pytest
 from scheduler import phases
 from scheduler.access import Principal
 from scheduler.errors import InvalidTransition, NotFound, PermissionDenied, PolicyViolation
-from scheduler.pinning import Pinned
 from scheduler.states import AllocationState, RequestState, RoundState
+from solver.problem import Pin
 from tests.scheduler.service_world import OPERATOR, PAGE, World, applicant, cluster, new_round, run, solved, spec
 
 EMBL, PISA = applicant("embl"), applicant("uni-pisa")
@@ -149,7 +149,7 @@ def test_a_pin_holds_its_assignment_and_the_rest_is_solved_again() -> None:
         _, allocations = await w.service.get_round(OPERATOR, round_id)
         lab = next(a for a in allocations if a.request_id == ids["lab"])
         slot = 2 if lab.start_slot == 0 else 0
-        record = await w.service.pin(OPERATOR, Pinned(ids["lab"], "jsc", "H100", slot), round_id, "lab first")
+        record = await w.service.pin(OPERATOR, lab_pin(ids, slot), round_id, "lab first")
         assert record.state == RoundState.PROPOSED
         _, allocations = await w.service.get_round(OPERATOR, round_id)
         held = {a.request_id: a for a in allocations if a.state in (AllocationState.PINNED, AllocationState.PROPOSED)}
@@ -166,7 +166,7 @@ def test_a_pin_that_breaks_a_rule_is_refused_and_changes_nothing() -> None:
         round_id, ids = await proposed(w)
         before = await w.service.get_round(OPERATOR, round_id)
         with pytest.raises(PolicyViolation):
-            await w.service.pin(OPERATOR, Pinned(ids["lab"], "jsc", "H100", 3), round_id, "past the horizon")
+            await w.service.pin(OPERATOR, lab_pin(ids, 3), round_id, "past the horizon")
         assert await w.service.get_round(OPERATOR, round_id) == before
 
     run(story)
@@ -225,3 +225,7 @@ def test_a_round_left_solving_fails_on_recovery_and_frees_its_requests() -> None
         await w.service.run_round(OPERATOR, opened.id)  # a failed round may run again
 
     run(story)
+
+
+def lab_pin(ids: dict[str, str], slot: int) -> Pin:
+    return Pin(request=ids["lab"], cluster="jsc", gpu_type="H100", start_slot=slot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -45,6 +46,7 @@ def test_a_request_becomes_the_solvers_request_and_remembers_its_spec() -> None:
         pytest.param({"countries": ["Germany"]}, id="country not an ISO code"),
         pytest.param({"entrypoint": ""}, id="nothing to run"),
         pytest.param({"gpus": 0}, id="zero GPUs"),
+        pytest.param({"merit": float("nan")}, id="merit not a number"),
     ],
 )
 def test_a_bad_spec_fails_validation_with_the_field_named(fields: dict[str, Any]) -> None:
@@ -52,6 +54,21 @@ def test_a_bad_spec_fails_validation_with_the_field_named(fields: dict[str, Any]
         spec(**fields)
     names = {str(part) for err in e.value.errors() for part in err["loc"]}
     assert names & (set(fields) | {""}) or any(f in str(e.value) for f in fields)
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        pytest.param(lambda: cluster(pue=float("nan")), "pue", id="PUE not a number"),
+        pytest.param(lambda: cluster(gpu_power_w={"H100": float("inf")}), "gpu_power_w", id="infinite measured power"),
+        pytest.param(lambda: CarbonForecast(start=T0, values=[100.0, float("inf")]), "values",
+                     id="infinite carbon intensity"),
+    ],
+)
+def test_a_record_refuses_non_finite_numbers(build: Callable[[], object], field: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        build()
+    assert [(err["type"], err["loc"][0]) for err in e.value.errors()] == [("finite_number", field)]
 
 
 def test_a_cluster_must_give_board_power_for_every_gpu_type() -> None:
