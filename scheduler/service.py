@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from scheduler import ledger, phases, rounds
-from scheduler.access import SYSTEM, Principal, require_cluster, require_merit_unset, require_org
+from scheduler.access import SYSTEM, Principal, execution_fields, require_cluster, require_merit_unset, require_org
 from scheduler.domain import (
     AllocationRecord,
     AuditEntry,
@@ -161,6 +161,7 @@ class Service:
 
     async def register_cluster(self, who: Principal, record: ClusterRecord, reason: str = "") -> ClusterRecord:
         require_cluster(who, record.id, "register")
+        described = (*DESCRIPTION, *execution_fields(who, record))
         now = self.clock()
 
         def tx(t: Transaction) -> ClusterRecord:
@@ -169,7 +170,7 @@ class Service:
             except NotFound:
                 fresh = record.model_copy(update={"registered_at": now})
                 return t.add_cluster(fresh, who.change("register", now, reason))
-            update = {k: getattr(record, k) for k in DESCRIPTION}
+            update = {k: getattr(record, k) for k in described}
             if all(getattr(stored, k) == v for k, v in update.items()):
                 return stored
             return t.update_cluster(stored.model_copy(update=update), who.change("describe", now, reason))
@@ -523,6 +524,8 @@ def _check_inventory(cluster: ClusterRecord, inventory: Inventory) -> None:
     for i, w in enumerate(inventory.unavailable):
         if w.gpu_type not in cluster.gpu_types:
             raise InvalidInput(f"inventory.withdrawn[{i}].gpu_type", f"cluster {cluster.id} has no {w.gpu_type}")
+    for g in sorted(set(inventory.gpu_power_w) - set(cluster.gpu_types)):
+        raise InvalidInput(f"inventory.gpu_power_w[{g}]", f"cluster {cluster.id} registered no {g} GPUs")
 
 
 def _entry(r: Reader, record: RoundRecord) -> ledger.LedgerEntry:
