@@ -1,0 +1,1 @@
+"""Example files that ship with the package (``importlib.resources.files("scheduler.examples")``)."""
