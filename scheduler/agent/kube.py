@@ -11,8 +11,10 @@ label ``nvidia.com/gpu.product`` through a map to the service's GPU type ids
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from scheduler.agent.errors import AgentError
 
 GPU_RESOURCE = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -29,7 +31,7 @@ def in_service(node: Node) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def node_gpus(nodes: list[Node], label_map: Mapping[str, str],
+def node_gpus(nodes: Sequence[Node], label_map: Mapping[str, str],
               product_label: str = PRODUCT_LABEL) -> dict[str, tuple[str, int]]:
     """Node name -> (GPU type id, allocatable GPUs) for the nodes in service with mapped GPUs.
 
@@ -51,7 +53,7 @@ def node_gpus(nodes: list[Node], label_map: Mapping[str, str],
     return out
 
 
-def inventory_from_nodes(nodes: list[Node], label_map: Mapping[str, str],
+def inventory_from_nodes(nodes: Sequence[Node], label_map: Mapping[str, str],
                          product_label: str = PRODUCT_LABEL) -> dict[str, int]:
     """GPU type id -> GPUs in service now, summed over the nodes; a type with no node in service is absent (0)."""
     out: dict[str, int] = {}
@@ -63,15 +65,33 @@ def inventory_from_nodes(nodes: list[Node], label_map: Mapping[str, str],
 def read_nodes(context: str | None = None) -> list[dict[str, Any]]:
     """Every node of the cluster, as JSON-shaped dicts: the kubeconfig ``context`` when named, else the
     pod's service account when running in one, else the current kubeconfig context."""
+    import urllib3
     from kubernetes import client, config
 
+    try:
+        return _list_nodes(client, config, context)
+    except (config.ConfigException, client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise AgentError(f"cannot list the Kubernetes nodes: {exc}") from None
+
+
+def _list_nodes(client: Any, config: Any, context: str | None) -> list[dict[str, Any]]:
     if context:
-        config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
+        config.load_kube_config(context=context)
     else:
         try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
+            config.load_kube_config()
     api = client.ApiClient()
-    nodes = client.CoreV1Api(api).list_node().items
-    return [api.sanitize_for_serialization(n) for n in nodes]  # type: ignore[no-untyped-call]
+    return [api.sanitize_for_serialization(n) for n in client.CoreV1Api(api).list_node().items]
+
+
+def parse_label_map(pairs: list[str]) -> dict[str, str]:
+    """``PRODUCT=TYPE`` pairs (``NVIDIA-H100-80GB-HBM3=H100``) as the product label -> GPU type id map."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        product, sep, gpu_type = pair.partition("=")
+        if not sep or not product.strip() or not gpu_type.strip():
+            raise AgentError(f"expected PRODUCT=TYPE (NVIDIA-H100-80GB-HBM3=H100), got {pair!r}")
+        out[product.strip()] = gpu_type.strip()
+    return out
