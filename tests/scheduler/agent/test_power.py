@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -74,7 +74,7 @@ def test_answers_that_are_not_instant_vectors(answer: dict[str, Any], message: s
 class _Prometheus(http.server.BaseHTTPRequestHandler):
     """Answers ``/api/v1/query`` with the recorded DCGM power series, and records the queries."""
 
-    queries: list[str] = []
+    queries: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         from urllib.parse import parse_qs, urlparse

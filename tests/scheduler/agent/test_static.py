@@ -24,7 +24,8 @@ def example() -> dict[str, Any]:
 def test_the_shipped_example_describes_a_full_inventory() -> None:
     inv = parse_static(example())
     assert inv.gpus == {"H100": 8, "A100": 16}
-    assert [(w.gpu_type, w.gpus, w.start) for w in inv.unavailable] == [("H100", 4, datetime(2025, 3, 4, 2, tzinfo=UTC))]
+    window = ("H100", 4, datetime(2025, 3, 4, 2, tzinfo=UTC))
+    assert [(w.gpu_type, w.gpus, w.start) for w in inv.unavailable] == [window]
     assert inv.carbon is not None and len(inv.carbon.values) == 24 and inv.carbon.values[0] == 210
     assert inv.gpu_power_w == {"H100": 612.5, "A100": 341.0}
 
@@ -77,7 +78,7 @@ def test_mistakes_name_their_field(data: Any, message: str) -> None:
 def test_a_file_that_is_not_yaml_or_not_there(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("gpus: {H100: 8\n")
-    with pytest.raises(AgentError, match="broken.yaml"):
+    with pytest.raises(AgentError, match=r"broken\.yaml"):
         read_static(broken)
-    with pytest.raises(AgentError, match="missing.yaml"):
+    with pytest.raises(AgentError, match=r"missing\.yaml"):
         read_static(tmp_path / "missing.yaml")
