@@ -240,3 +240,21 @@ def test_a_bad_execution_target_is_refused_and_changes_nothing(
 def test_a_cluster_with_no_execution_target_shows_none(server: InProcessServer) -> None:
     register(server, "plain")
     assert not get(server, "plain").HasField("execution")
+
+
+@pytest.mark.parametrize(("power", "field"), [
+    pytest.param({"H100": float("nan")}, "inventory.gpu_power_w[H100]", id="NaN watts"),
+    pytest.param({"H100": -1.0}, "inventory.gpu_power_w[H100]", id="negative watts"),
+    pytest.param({"B200": 900.0}, "inventory.gpu_power_w[B200]", id="power of a type the cluster never registered"),
+])
+def test_bad_measured_power_is_refused_and_changes_nothing(
+        server: InProcessServer, power: dict[str, float], field: str) -> None:
+    register(server, "power-bad")
+    before = get(server, "power-bad")
+    bearer = server.token(Role.CLUSTER_AGENT, cluster="power-bad")
+    bad = inv.InventoryReport(cluster_id="power-bad", inventory=inv.Inventory(gpus={"H100": 8}, gpu_power_w=power))
+    with pytest.raises(grpc.RpcError) as refused:
+        server.stubs().inventory.ReportInventory(iter([bad]), metadata=auth(bearer))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (refused.value.details() or "") + str(dict(refused.value.trailing_metadata() or ()))
+    assert get(server, "power-bad").version == before.version
