@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from scheduler.domain import Change, RequestSpec, Role, TokenRecord
+from scheduler.domain import Change, ClusterRecord, RequestSpec, Role, TokenRecord
 from scheduler.errors import PermissionDenied
 
 
@@ -60,3 +60,18 @@ def require_merit_unset(who: Principal, spec: RequestSpec, action: str, current:
     if who.is_applicant and "merit" in spec.model_fields_set and spec.merit != current:
         raise PermissionDenied(f"an applicant may not {action} a merit score; merit comes from peer review "
                                "and is set by an operator")
+
+
+def execution_fields(who: Principal, record: ClusterRecord) -> tuple[str, ...]:
+    """The execution-target field of a registration, for the callers that may set it.
+
+    Where a cluster runs jobs is the operator's choice: an agent that could set it could point the
+    service's job submissions anywhere.  So an agent that sends a target is refused, and an agent's
+    re-registration (no target) keeps the one an operator stored.
+    """
+    if who.role is not Role.CLUSTER_AGENT:
+        return ("execution",)
+    if record.execution is not None:
+        raise PermissionDenied("only an operator may set a cluster's execution target; cluster agents register "
+                               "without one")
+    return ()

@@ -25,7 +25,7 @@ from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import review_pb2 as review
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
-from scheduler.domain import CarbonForecast, ClusterRecord, Inventory, RequestSpec, Withdrawal
+from scheduler.domain import CarbonForecast, ClusterRecord, ExecutionTarget, Inventory, RequestSpec, Withdrawal
 from scheduler.errors import InvalidInput
 from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
@@ -171,7 +171,7 @@ def _path(loc: Iterable[int | str], rename: Mapping[str, str]) -> str:
     return out
 
 
-_MAP_FIELDS = {"runtime_slots", "gpus", "category_shares"}
+_MAP_FIELDS = {"runtime_slots", "gpus", "category_shares", "gpu_power_w"}
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -246,7 +246,20 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
         raise InvalidInput("operator", "is longer than 200 characters")
     if msg.HasField("power_cap_kw"):
         data["power_cap_kw"] = msg.power_cap_kw
+    if msg.HasField("execution"):
+        data["execution"] = execution_target(msg.execution)
     return _cluster(data)
+
+
+EXECUTION_KINDS = {inventory.EXECUTION_KIND_RAY: "ray", inventory.EXECUTION_KIND_KUBERAY: "kuberay"}
+
+
+def execution_target(msg: inventory.ExecutionTarget, field: str = "execution") -> ExecutionTarget:
+    if msg.kind not in EXECUTION_KINDS:
+        raise InvalidInput(f"{field}.kind", "must be EXECUTION_KIND_RAY or EXECUTION_KIND_KUBERAY")
+    data = {"kind": EXECUTION_KINDS[msg.kind], "address": msg.address, "context": msg.context,
+            "namespace": msg.namespace}
+    return validated(ExecutionTarget, data, field)
 
 
 def _cluster(data: dict[str, Any]) -> ClusterRecord:
@@ -294,7 +307,8 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
             "inventory.carbon",
             rename={"values": "g_per_kwh"},
         )
-    data = {"gpus": dict(inv.gpus), "unavailable": withdrawn, "carbon": carbon}
+    power = dict(inv.gpu_power_w)
+    data = {"gpus": dict(inv.gpus), "unavailable": withdrawn, "carbon": carbon, "gpu_power_w": power}
     return cluster, validated(Inventory, data, "inventory", rename={"unavailable": "withdrawn"})
 
 

@@ -81,12 +81,26 @@ def cluster(rec: ClusterRecord) -> inventory.Cluster:
         state=cluster_state(rec.state),
         registered_at=ts(rec.registered_at),
         last_heartbeat=ts(rec.last_heartbeat),
-        inventory=_inventory(Inventory(gpus=rec.gpus, unavailable=rec.unavailable, carbon=rec.carbon)),
+        inventory=_inventory(Inventory(gpus=rec.gpus, unavailable=rec.unavailable, carbon=rec.carbon,
+                                       gpu_power_w=rec.gpu_power_w)),
         version=rec.version,
+        execution=execution_target(rec),
     )
     if rec.power_cap_kw is not None:
         out.power_cap_kw = rec.power_cap_kw
     return out
+
+
+EXECUTION_KINDS = {"ray": inventory.EXECUTION_KIND_RAY, "kuberay": inventory.EXECUTION_KIND_KUBERAY}
+
+
+def execution_target(rec: ClusterRecord) -> inventory.ExecutionTarget | None:
+    """Where the cluster runs its allocations; absent until an operator sets it."""
+    t = rec.execution
+    if t is None:
+        return None
+    return inventory.ExecutionTarget(kind=EXECUTION_KINDS[t.kind], address=t.address, context=t.context,
+                                     namespace=t.namespace)
 
 
 def _inventory(inv: Inventory) -> inventory.Inventory:
@@ -96,6 +110,7 @@ def _inventory(inv: Inventory) -> inventory.Inventory:
             inventory.WithdrawnWindow(gpu_type=w.gpu_type, gpus=w.gpus, start=ts(w.start), end=ts(w.end))
             for w in inv.unavailable
         ],
+        gpu_power_w=inv.gpu_power_w,
     )
     if inv.carbon is not None:
         out.carbon.CopyFrom(inventory.CarbonForecast(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler.access import SYSTEM, Principal, require_cluster
+from scheduler.access import SYSTEM, Principal, execution_fields, require_cluster
 from scheduler.domain import ClusterRecord, Inventory
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.states import ClusterState
@@ -19,12 +19,13 @@ DESCRIPTION = ("operator", "country", "gpu_types", "gpus", "power_cap_kw", "pue"
 def register(t: Transaction, who: Principal, record: ClusterRecord, reason: str, now: datetime) -> ClusterRecord:
     """A new cluster, or a new description of a known one; registering the same description again writes nothing."""
     require_cluster(who, record.id, "register")
+    described = (*DESCRIPTION, *execution_fields(who, record))
     try:
         stored = t.get_cluster(record.id)
     except NotFound:
         fresh = record.model_copy(update={"registered_at": now})
         return t.add_cluster(fresh, who.change("register", now, reason))
-    update = {k: getattr(record, k) for k in DESCRIPTION}
+    update = {k: getattr(record, k) for k in described}
     if all(getattr(stored, k) == v for k, v in update.items()):
         return stored
     return t.update_cluster(stored.model_copy(update=update), who.change("describe", now, reason))
@@ -41,12 +42,14 @@ def report_inventory(t: Transaction, cluster_id: str, inventory: Inventory, now:
 
 
 def check_inventory(cluster: ClusterRecord, inventory: Inventory) -> None:
-    """An inventory names only GPU types the cluster registered."""
+    """An inventory (GPUs, withdrawals, measured power) names only GPU types the cluster registered."""
     for g in sorted(set(inventory.gpus) - set(cluster.gpu_types)):
         raise InvalidInput(f"inventory.gpus[{g}]", f"cluster {cluster.id} registered no {g} GPUs")
     for i, w in enumerate(inventory.unavailable):
         if w.gpu_type not in cluster.gpu_types:
             raise InvalidInput(f"inventory.withdrawn[{i}].gpu_type", f"cluster {cluster.id} has no {w.gpu_type}")
+    for g in sorted(set(inventory.gpu_power_w) - set(cluster.gpu_types)):
+        raise InvalidInput(f"inventory.gpu_power_w[{g}]", f"cluster {cluster.id} registered no {g} GPUs")
 
 
 def mark_stale(t: Transaction, cutoff: datetime, seen: Callable[[str], datetime | None], now: datetime) -> list[str]:

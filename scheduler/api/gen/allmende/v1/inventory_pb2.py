@@ -26,7 +26,7 @@ from scheduler.api.gen.allmende.v1 import common_pb2 as allmende_dot_v1_dot_comm
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61llmende/v1/inventory.proto\x12\x0b\x61llmende.v1\x1a\x18\x61llmende/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\x07GpuPool\x12\x10\n\x08gpu_type\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x11\n\ttdp_watts\x18\x03 \x01(\x01\x12\x11\n\tmemory_gb\x18\x04 \x01(\x01\"\xac\x01\n\x16RegisterClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\"\n\x04gpus\x18\x04 \x03(\x0b\x32\x14.allmende.v1.GpuPool\x12\x19\n\x0cpower_cap_kw\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x0b\n\x03pue\x18\x06 \x01(\x01\x42\x0f\n\r_power_cap_kw\"\x85\x01\n\x0fWithdrawnWindow\x12\x10\n\x08gpu_type\x18\x01 \x01(\t\x12\x0c\n\x04gpus\x18\x02 \x01(\x05\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x0e\x43\x61rbonForecast\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstep_minutes\x18\x02 \x01(\x05\x12\x11\n\tg_per_kwh\x18\x03 \x03(\x01\"\x0b\n\tHeartbeat\"\xc6\x01\n\tInventory\x12.\n\x04gpus\x18\x01 \x03(\x0b\x32 .allmende.v1.Inventory.GpusEntry\x12/\n\twithdrawn\x18\x02 \x03(\x0b\x32\x1c.allmende.v1.WithdrawnWindow\x12+\n\x06\x63\x61rbon\x18\x03 \x01(\x0b\x32\x1b.allmende.v1.CarbonForecast\x1a+\n\tGpusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x89\x01\n\x0fInventoryReport\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.allmende.v1.HeartbeatH\x00\x12+\n\tinventory\x18\x03 \x01(\x0b\x32\x16.allmende.v1.InventoryH\x00\x42\x08\n\x06report\"Q\n\x17ReportInventoryResponse\x12\x0f\n\x07reports\x18\x01 \x01(\x05\x12%\n\x07\x63luster\x18\x02 \x01(\x0b\x32\x14.allmende.v1.Cluster\"g\n\x13ListClustersRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.allmende.v1.PageRequest\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.allmende.v1.ClusterState\"W\n\x14ListClustersResponse\x12&\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x14.allmende.v1.Cluster\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x11GetClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\"\xea\x02\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\"\n\x04gpus\x18\x04 \x03(\x0b\x32\x14.allmende.v1.GpuPool\x12\x19\n\x0cpower_cap_kw\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x0b\n\x03pue\x18\x06 \x01(\x01\x12(\n\x05state\x18\x07 \x01(\x0e\x32\x19.allmende.v1.ClusterState\x12\x31\n\rregistered_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_heartbeat\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\tinventory\x18\n \x01(\x0b\x32\x16.allmende.v1.Inventory\x12\x0f\n\x07version\x18\x0b \x01(\x03\x42\x0f\n\r_power_cap_kw*{\n\x0c\x43lusterState\x12\x1d\n\x19\x43LUSTER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LUSTER_STATE_ACTIVE\x10\x01\x12\x17\n\x13\x43LUSTER_STATE_STALE\x10\x02\x12\x19\n\x15\x43LUSTER_STATE_RETIRED\x10\x03\x32\xd2\x02\n\x10InventoryService\x12L\n\x0fRegisterCluster\x12#.allmende.v1.RegisterClusterRequest\x1a\x14.allmende.v1.Cluster\x12W\n\x0fReportInventory\x12\x1c.allmende.v1.InventoryReport\x1a$.allmende.v1.ReportInventoryResponse(\x01\x12S\n\x0cListClusters\x12 .allmende.v1.ListClustersRequest\x1a!.allmende.v1.ListClustersResponse\x12\x42\n\nGetCluster\x12\x1e.allmende.v1.GetClusterRequest\x1a\x14.allmende.v1.Clusterb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61llmende/v1/inventory.proto\x12\x0b\x61llmende.v1\x1a\x18\x61llmende/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\x07GpuPool\x12\x10\n\x08gpu_type\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\x11\n\ttdp_watts\x18\x03 \x01(\x01\x12\x11\n\tmemory_gb\x18\x04 \x01(\x01\"\xdd\x01\n\x16RegisterClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\"\n\x04gpus\x18\x04 \x03(\x0b\x32\x14.allmende.v1.GpuPool\x12\x19\n\x0cpower_cap_kw\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x0b\n\x03pue\x18\x06 \x01(\x01\x12/\n\texecution\x18\x07 \x01(\x0b\x32\x1c.allmende.v1.ExecutionTargetB\x0f\n\r_power_cap_kw\"p\n\x0f\x45xecutionTarget\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.allmende.v1.ExecutionKind\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\"\x85\x01\n\x0fWithdrawnWindow\x12\x10\n\x08gpu_type\x18\x01 \x01(\t\x12\x0c\n\x04gpus\x18\x02 \x01(\x05\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x0e\x43\x61rbonForecast\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstep_minutes\x18\x02 \x01(\x05\x12\x11\n\tg_per_kwh\x18\x03 \x03(\x01\"\x0b\n\tHeartbeat\"\xb4\x02\n\tInventory\x12.\n\x04gpus\x18\x01 \x03(\x0b\x32 .allmende.v1.Inventory.GpusEntry\x12/\n\twithdrawn\x18\x02 \x03(\x0b\x32\x1c.allmende.v1.WithdrawnWindow\x12+\n\x06\x63\x61rbon\x18\x03 \x01(\x0b\x32\x1b.allmende.v1.CarbonForecast\x12:\n\x0bgpu_power_w\x18\x04 \x03(\x0b\x32%.allmende.v1.Inventory.GpuPowerWEntry\x1a+\n\tGpusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x30\n\x0eGpuPowerWEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x89\x01\n\x0fInventoryReport\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.allmende.v1.HeartbeatH\x00\x12+\n\tinventory\x18\x03 \x01(\x0b\x32\x16.allmende.v1.InventoryH\x00\x42\x08\n\x06report\"Q\n\x17ReportInventoryResponse\x12\x0f\n\x07reports\x18\x01 \x01(\x05\x12%\n\x07\x63luster\x18\x02 \x01(\x0b\x32\x14.allmende.v1.Cluster\"g\n\x13ListClustersRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.allmende.v1.PageRequest\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.allmende.v1.ClusterState\"W\n\x14ListClustersResponse\x12&\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x14.allmende.v1.Cluster\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x11GetClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\"\x9b\x03\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\"\n\x04gpus\x18\x04 \x03(\x0b\x32\x14.allmende.v1.GpuPool\x12\x19\n\x0cpower_cap_kw\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x0b\n\x03pue\x18\x06 \x01(\x01\x12(\n\x05state\x18\x07 \x01(\x0e\x32\x19.allmende.v1.ClusterState\x12\x31\n\rregistered_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_heartbeat\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\tinventory\x18\n \x01(\x0b\x32\x16.allmende.v1.Inventory\x12\x0f\n\x07version\x18\x0b \x01(\x03\x12/\n\texecution\x18\x0c \x01(\x0b\x32\x1c.allmende.v1.ExecutionTargetB\x0f\n\r_power_cap_kw*{\n\x0c\x43lusterState\x12\x1d\n\x19\x43LUSTER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LUSTER_STATE_ACTIVE\x10\x01\x12\x17\n\x13\x43LUSTER_STATE_STALE\x10\x02\x12\x19\n\x15\x43LUSTER_STATE_RETIRED\x10\x03*c\n\rExecutionKind\x12\x1e\n\x1a\x45XECUTION_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45XECUTION_KIND_RAY\x10\x01\x12\x1a\n\x16\x45XECUTION_KIND_KUBERAY\x10\x02\x32\xd2\x02\n\x10InventoryService\x12L\n\x0fRegisterCluster\x12#.allmende.v1.RegisterClusterRequest\x1a\x14.allmende.v1.Cluster\x12W\n\x0fReportInventory\x12\x1c.allmende.v1.InventoryReport\x1a$.allmende.v1.ReportInventoryResponse(\x01\x12S\n\x0cListClusters\x12 .allmende.v1.ListClustersRequest\x1a!.allmende.v1.ListClustersResponse\x12\x42\n\nGetCluster\x12\x1e.allmende.v1.GetClusterRequest\x1a\x14.allmende.v1.Clusterb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +35,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INVENTORY_GPUSENTRY']._loaded_options = None
   _globals['_INVENTORY_GPUSENTRY']._serialized_options = b'8\001'
-  _globals['_CLUSTERSTATE']._serialized_start=1635
-  _globals['_CLUSTERSTATE']._serialized_end=1758
+  _globals['_INVENTORY_GPUPOWERWENTRY']._loaded_options = None
+  _globals['_INVENTORY_GPUPOWERWENTRY']._serialized_options = b'8\001'
+  _globals['_CLUSTERSTATE']._serialized_start=1957
+  _globals['_CLUSTERSTATE']._serialized_end=2080
+  _globals['_EXECUTIONKIND']._serialized_start=2082
+  _globals['_EXECUTIONKIND']._serialized_end=2181
   _globals['_GPUPOOL']._serialized_start=103
   _globals['_GPUPOOL']._serialized_end=183
   _globals['_REGISTERCLUSTERREQUEST']._serialized_start=186
-  _globals['_REGISTERCLUSTERREQUEST']._serialized_end=358
-  _globals['_WITHDRAWNWINDOW']._serialized_start=361
-  _globals['_WITHDRAWNWINDOW']._serialized_end=494
-  _globals['_CARBONFORECAST']._serialized_start=496
-  _globals['_CARBONFORECAST']._serialized_end=596
-  _globals['_HEARTBEAT']._serialized_start=598
-  _globals['_HEARTBEAT']._serialized_end=609
-  _globals['_INVENTORY']._serialized_start=612
-  _globals['_INVENTORY']._serialized_end=810
-  _globals['_INVENTORY_GPUSENTRY']._serialized_start=767
-  _globals['_INVENTORY_GPUSENTRY']._serialized_end=810
-  _globals['_INVENTORYREPORT']._serialized_start=813
-  _globals['_INVENTORYREPORT']._serialized_end=950
-  _globals['_REPORTINVENTORYRESPONSE']._serialized_start=952
-  _globals['_REPORTINVENTORYRESPONSE']._serialized_end=1033
-  _globals['_LISTCLUSTERSREQUEST']._serialized_start=1035
-  _globals['_LISTCLUSTERSREQUEST']._serialized_end=1138
-  _globals['_LISTCLUSTERSRESPONSE']._serialized_start=1140
-  _globals['_LISTCLUSTERSRESPONSE']._serialized_end=1227
-  _globals['_GETCLUSTERREQUEST']._serialized_start=1229
-  _globals['_GETCLUSTERREQUEST']._serialized_end=1268
-  _globals['_CLUSTER']._serialized_start=1271
-  _globals['_CLUSTER']._serialized_end=1633
-  _globals['_INVENTORYSERVICE']._serialized_start=1761
-  _globals['_INVENTORYSERVICE']._serialized_end=2099
+  _globals['_REGISTERCLUSTERREQUEST']._serialized_end=407
+  _globals['_EXECUTIONTARGET']._serialized_start=409
+  _globals['_EXECUTIONTARGET']._serialized_end=521
+  _globals['_WITHDRAWNWINDOW']._serialized_start=524
+  _globals['_WITHDRAWNWINDOW']._serialized_end=657
+  _globals['_CARBONFORECAST']._serialized_start=659
+  _globals['_CARBONFORECAST']._serialized_end=759
+  _globals['_HEARTBEAT']._serialized_start=761
+  _globals['_HEARTBEAT']._serialized_end=772
+  _globals['_INVENTORY']._serialized_start=775
+  _globals['_INVENTORY']._serialized_end=1083
+  _globals['_INVENTORY_GPUSENTRY']._serialized_start=990
+  _globals['_INVENTORY_GPUSENTRY']._serialized_end=1033
+  _globals['_INVENTORY_GPUPOWERWENTRY']._serialized_start=1035
+  _globals['_INVENTORY_GPUPOWERWENTRY']._serialized_end=1083
+  _globals['_INVENTORYREPORT']._serialized_start=1086
+  _globals['_INVENTORYREPORT']._serialized_end=1223
+  _globals['_REPORTINVENTORYRESPONSE']._serialized_start=1225
+  _globals['_REPORTINVENTORYRESPONSE']._serialized_end=1306
+  _globals['_LISTCLUSTERSREQUEST']._serialized_start=1308
+  _globals['_LISTCLUSTERSREQUEST']._serialized_end=1411
+  _globals['_LISTCLUSTERSRESPONSE']._serialized_start=1413
+  _globals['_LISTCLUSTERSRESPONSE']._serialized_end=1500
+  _globals['_GETCLUSTERREQUEST']._serialized_start=1502
+  _globals['_GETCLUSTERREQUEST']._serialized_end=1541
+  _globals['_CLUSTER']._serialized_start=1544
+  _globals['_CLUSTER']._serialized_end=1955
+  _globals['_INVENTORYSERVICE']._serialized_start=2184
+  _globals['_INVENTORYSERVICE']._serialized_end=2522
 # @@protoc_insertion_point(module_scope)

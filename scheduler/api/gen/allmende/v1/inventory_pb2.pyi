@@ -17,10 +17,19 @@ class ClusterState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CLUSTER_STATE_ACTIVE: _ClassVar[ClusterState]
     CLUSTER_STATE_STALE: _ClassVar[ClusterState]
     CLUSTER_STATE_RETIRED: _ClassVar[ClusterState]
+
+class ExecutionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXECUTION_KIND_UNSPECIFIED: _ClassVar[ExecutionKind]
+    EXECUTION_KIND_RAY: _ClassVar[ExecutionKind]
+    EXECUTION_KIND_KUBERAY: _ClassVar[ExecutionKind]
 CLUSTER_STATE_UNSPECIFIED: ClusterState
 CLUSTER_STATE_ACTIVE: ClusterState
 CLUSTER_STATE_STALE: ClusterState
 CLUSTER_STATE_RETIRED: ClusterState
+EXECUTION_KIND_UNSPECIFIED: ExecutionKind
+EXECUTION_KIND_RAY: ExecutionKind
+EXECUTION_KIND_KUBERAY: ExecutionKind
 
 class GpuPool(_message.Message):
     __slots__ = ("gpu_type", "count", "tdp_watts", "memory_gb")
@@ -35,20 +44,34 @@ class GpuPool(_message.Message):
     def __init__(self, gpu_type: _Optional[str] = ..., count: _Optional[int] = ..., tdp_watts: _Optional[float] = ..., memory_gb: _Optional[float] = ...) -> None: ...
 
 class RegisterClusterRequest(_message.Message):
-    __slots__ = ("cluster_id", "operator", "country", "gpus", "power_cap_kw", "pue")
+    __slots__ = ("cluster_id", "operator", "country", "gpus", "power_cap_kw", "pue", "execution")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
     POWER_CAP_KW_FIELD_NUMBER: _ClassVar[int]
     PUE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     operator: str
     country: str
     gpus: _containers.RepeatedCompositeFieldContainer[GpuPool]
     power_cap_kw: float
     pue: float
-    def __init__(self, cluster_id: _Optional[str] = ..., operator: _Optional[str] = ..., country: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuPool, _Mapping]]] = ..., power_cap_kw: _Optional[float] = ..., pue: _Optional[float] = ...) -> None: ...
+    execution: ExecutionTarget
+    def __init__(self, cluster_id: _Optional[str] = ..., operator: _Optional[str] = ..., country: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuPool, _Mapping]]] = ..., power_cap_kw: _Optional[float] = ..., pue: _Optional[float] = ..., execution: _Optional[_Union[ExecutionTarget, _Mapping]] = ...) -> None: ...
+
+class ExecutionTarget(_message.Message):
+    __slots__ = ("kind", "address", "context", "namespace")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    kind: ExecutionKind
+    address: str
+    context: str
+    namespace: str
+    def __init__(self, kind: _Optional[_Union[ExecutionKind, str]] = ..., address: _Optional[str] = ..., context: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class WithdrawnWindow(_message.Message):
     __slots__ = ("gpu_type", "gpus", "start", "end")
@@ -77,7 +100,7 @@ class Heartbeat(_message.Message):
     def __init__(self) -> None: ...
 
 class Inventory(_message.Message):
-    __slots__ = ("gpus", "withdrawn", "carbon")
+    __slots__ = ("gpus", "withdrawn", "carbon", "gpu_power_w")
     class GpusEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -85,13 +108,22 @@ class Inventory(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class GpuPowerWEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     GPUS_FIELD_NUMBER: _ClassVar[int]
     WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     CARBON_FIELD_NUMBER: _ClassVar[int]
+    GPU_POWER_W_FIELD_NUMBER: _ClassVar[int]
     gpus: _containers.ScalarMap[str, int]
     withdrawn: _containers.RepeatedCompositeFieldContainer[WithdrawnWindow]
     carbon: CarbonForecast
-    def __init__(self, gpus: _Optional[_Mapping[str, int]] = ..., withdrawn: _Optional[_Iterable[_Union[WithdrawnWindow, _Mapping]]] = ..., carbon: _Optional[_Union[CarbonForecast, _Mapping]] = ...) -> None: ...
+    gpu_power_w: _containers.ScalarMap[str, float]
+    def __init__(self, gpus: _Optional[_Mapping[str, int]] = ..., withdrawn: _Optional[_Iterable[_Union[WithdrawnWindow, _Mapping]]] = ..., carbon: _Optional[_Union[CarbonForecast, _Mapping]] = ..., gpu_power_w: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class InventoryReport(_message.Message):
     __slots__ = ("cluster_id", "heartbeat", "inventory")
@@ -134,7 +166,7 @@ class GetClusterRequest(_message.Message):
     def __init__(self, cluster_id: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_id", "operator", "country", "gpus", "power_cap_kw", "pue", "state", "registered_at", "last_heartbeat", "inventory", "version")
+    __slots__ = ("cluster_id", "operator", "country", "gpus", "power_cap_kw", "pue", "state", "registered_at", "last_heartbeat", "inventory", "version", "execution")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +178,7 @@ class Cluster(_message.Message):
     LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     INVENTORY_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     operator: str
     country: str
@@ -157,4 +190,5 @@ class Cluster(_message.Message):
     last_heartbeat: _timestamp_pb2.Timestamp
     inventory: Inventory
     version: int
-    def __init__(self, cluster_id: _Optional[str] = ..., operator: _Optional[str] = ..., country: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuPool, _Mapping]]] = ..., power_cap_kw: _Optional[float] = ..., pue: _Optional[float] = ..., state: _Optional[_Union[ClusterState, str]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., inventory: _Optional[_Union[Inventory, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    execution: ExecutionTarget
+    def __init__(self, cluster_id: _Optional[str] = ..., operator: _Optional[str] = ..., country: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuPool, _Mapping]]] = ..., power_cap_kw: _Optional[float] = ..., pue: _Optional[float] = ..., state: _Optional[_Union[ClusterState, str]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., inventory: _Optional[_Union[Inventory, _Mapping]] = ..., version: _Optional[int] = ..., execution: _Optional[_Union[ExecutionTarget, _Mapping]] = ...) -> None: ...
