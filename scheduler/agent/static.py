@@ -8,7 +8,6 @@ with ``withdrawals`` for the withdrawn windows; times need a zone (``2025-03-04T
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +37,6 @@ def parse_static(data: Any, where: str = "static file") -> Inventory:
         err = exc.errors(include_url=False)[0]
         path = ".".join(str(p) for p in err["loc"]).replace("unavailable", "withdrawals")
         raise AgentError(f"{where}: {path}: {str(err['msg']).removeprefix('Value error, ')}") from None
-    numbers = {f"gpu_power_w.{g}": w for g, w in inventory.gpu_power_w.items()}
-    numbers |= {f"carbon.values.{i}": v for i, v in enumerate(inventory.carbon.values if inventory.carbon else [])}
-    for path, value in numbers.items():
-        if not math.isfinite(value):
-            raise AgentError(f"{where}: {path}: must be a finite number, got {value}")
     return inventory
 
 

@@ -18,7 +18,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.outbound import ts
 from scheduler.domain import RequestRecord
 from scheduler.errors import InvalidInput
-from solver.problem import Policy
+from solver.problem import PolicyConfig
 from tests.scheduler.store.builders import T0, spec
 
 instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
@@ -58,13 +58,13 @@ def test_a_request_spec_round_trips(fields: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     "policy",
     [
-        pytest.param(Policy(), id="no rules"),
-        pytest.param(Policy(category_shares={"research": 0.7, "industry": 0.3}, org_cap_share=0.25,
+        pytest.param(PolicyConfig(), id="no rules"),
+        pytest.param(PolicyConfig(category_shares={"research": 0.7, "industry": 0.3}, org_cap_share=0.25,
                             energy_budget_mwh=12.5, carbon_budget_t=0.0), id="shares, a cap and both budgets"),
-        pytest.param(Policy(energy_budget_mwh=3.0), id="an energy budget alone"),
+        pytest.param(PolicyConfig(energy_budget_mwh=3.0), id="an energy budget alone"),
     ],
 )
-def test_a_policy_round_trips(policy: Policy) -> None:
+def test_a_policy_round_trips(policy: PolicyConfig) -> None:
     assert inbound.policy_config(outbound.policy_config(policy)) == policy
 
 
