@@ -1,6 +1,6 @@
 """The CLI's side of the wire: a channel with the bearer token, the stubs, and readable gRPC errors.
 
-Imported lazily by :mod:`scheduler.cli.service`, so offline commands never load gRPC.
+Imported lazily by the client commands (see :mod:`scheduler.cli.client`), so offline commands never load gRPC.
 """
 
 from __future__ import annotations
