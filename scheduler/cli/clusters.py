@@ -11,7 +11,7 @@ from rich.console import Console
 
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
-from scheduler.cli.exitcodes import EXIT_OK
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -64,7 +64,7 @@ def _pool(text: str) -> Any:
         gpu_type, count, watts = parts[0], int(parts[1]), float(parts[2])
         memory = float(parts[3]) if len(parts) > 3 else 0.0
     except (IndexError, ValueError):
-        raise CliError(f"--gpu {text!r}: expected TYPE:COUNT:WATTS[:MEMORY_GB]", 2) from None
+        raise CliError(f"--gpu {text!r}: expected TYPE:COUNT:WATTS[:MEMORY_GB]", EXIT_BAD_INPUT) from None
     return inv.GpuPool(gpu_type=gpu_type, count=count, tdp_watts=watts, memory_gb=memory)
 
 
@@ -99,11 +99,12 @@ def _first_report(args: argparse.Namespace) -> Any:
         windows = [inv.WithdrawnWindow(gpu_type=t, gpus=int(n), start=timestamp(a), end=timestamp(b))
                    for t, n, a, b in (_window(w) for w in args.withdraw)]
     except ValueError:
-        raise CliError("expected --gpus TYPE=COUNT and --withdraw TYPE:GPUS:START/END (ISO times)", 2) from None
+        raise CliError("expected --gpus TYPE=COUNT and --withdraw TYPE:GPUS:START/END (ISO times)",
+                       EXIT_BAD_INPUT) from None
     report.inventory.CopyFrom(inv.Inventory(gpus=gpus, withdrawn=windows))
     if args.carbon:
         if not args.carbon_start:
-            raise CliError("--carbon needs --carbon-start", 2)
+            raise CliError("--carbon needs --carbon-start", EXIT_BAD_INPUT)
         report.inventory.carbon.CopyFrom(inv.CarbonForecast(
             start=timestamp(args.carbon_start), step_minutes=args.carbon_step,
             g_per_kwh=[float(v) for v in args.carbon.split(",")]))

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
-from scheduler.cli.exitcodes import EXIT_OK
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -74,7 +74,7 @@ def amend(remote: Remote, args: argparse.Namespace) -> int:
 
     specs = load_specs(args.file)
     if len(specs) != 1:
-        raise CliError(f"{args.file}: an amendment is one request, found {len(specs)}", 2)
+        raise CliError(f"{args.file}: an amendment is one request, found {len(specs)}", EXIT_BAD_INPUT)
     msg = req.AmendRequestRequest(request_id=args.request_id, spec=specs[0][1], reason=args.reason)
     tables.requests([remote.call(remote.requests.AmendRequest, msg)])
     return EXIT_OK

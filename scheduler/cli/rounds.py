@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
-from scheduler.cli.exitcodes import EXIT_FAILED, EXIT_OK
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from scheduler.cli.policy import add_policy_option
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def open_round(remote: Remote, args: argparse.Namespace) -> int:
     try:
         shares = {k: float(v) for k, v in (s.split("=", 1) for s in args.share)}
     except ValueError:
-        raise CliError("--share CATEGORY=SHARE", 2) from None
+        raise CliError("--share CATEGORY=SHARE", EXIT_BAD_INPUT) from None
     policy = common.PolicyConfig(category_shares=shares)
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         if getattr(args, name) is not None:
