@@ -35,7 +35,7 @@ def one(size: str, policy: str, budget: float) -> dict[str, Any]:
     from solver.greedy import baseline
     from solver.index import compile_problem
     from solver.metrics import fits_alone
-    from solver.policies import Context
+    from solver.policies import Context, get
     from solver.search import decode
     from solver.verify import verify
 
@@ -50,7 +50,7 @@ def one(size: str, policy: str, budget: float) -> dict[str, Any]:
         ctx = Context.build(index, fits_alone(index))
         for name in ("merit", "fifo"):
             t = time.perf_counter()
-            plan = decode(ctx, baseline(index, name), "value")
+            plan = decode(ctx, baseline(index, name), get("value"))
             out[name] = {"value": plan.metrics.value, "min_attainment": plan.metrics.min_attainment,
                          "jain": plan.metrics.jain, "energy_mwh": plan.metrics.energy_mwh,
                          "seconds": time.perf_counter() - t, "violations": len(verify(problem, plan))}

@@ -23,7 +23,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
 from solver.params import SolveParams
 from solver.plan import Plan
-from solver.problem import Cluster, GpuType, Horizon, Id, NonNegInt, Policy, PosInt, Problem, Request, Unavailability
+from solver.problem import (
+    Cluster,
+    GpuType,
+    Horizon,
+    Id,
+    NonNegInt,
+    PolicyConfig,
+    PosInt,
+    Problem,
+    Request,
+    Unavailability,
+)
 
 Version = Annotated[int, Field(ge=0)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -235,7 +246,7 @@ class RoundRecord(Frozen):
 
     id: Id
     horizon: Horizon
-    policy: Policy = Policy()
+    policy: PolicyConfig = PolicyConfig()
     objective: str = "fair"
     params: SolveParams = SolveParams()
     state: RoundState = RoundState.OPEN

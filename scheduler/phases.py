@@ -1,6 +1,6 @@
 """The units of work of a round's phases: each runs inside one store transaction, all or nothing.
 
-:class:`~scheduler.service.Service` sequences them (snapshot, solve, persist; fail on an
+:mod:`scheduler.usecases.rounds` sequences them (snapshot, solve, persist; fail on an
 error; recover on start) and does the waiting; these functions only read and write
 through the :class:`~scheduler.store.Transaction` they are given, with the instant
 ``now`` the caller took from its clock.
@@ -8,51 +8,21 @@ through the :class:`~scheduler.store.Transaction` they are given, with the insta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from importlib.metadata import version
-from typing import TypeVar
 
 from scheduler import rounds
 from scheduler.access import SYSTEM, Principal
-from scheduler.domain import AllocationRecord, RequestRecord, RoundRecord, new_id
+from scheduler.domain import AllocationRecord, RoundRecord, new_id
 from scheduler.errors import PolicyViolation
 from scheduler.pinning import Pinned
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
-from scheduler.store import (
-    AllocationQuery,
-    ClusterQuery,
-    Page,
-    PageRequest,
-    Reader,
-    RequestQuery,
-    RoundQuery,
-    Transaction,
-)
+from scheduler.store import AllocationQuery, ClusterQuery, RequestQuery, RoundQuery, Transaction
+from scheduler.store.pages import all_pages, allocations, in_round
 from solver.plan import Assignment, Plan
 
-T = TypeVar("T")
 ORTOOLS_VERSION = version("ortools")
-
-
-def all_pages(fetch: Callable[[PageRequest], Page[T]]) -> list[T]:
-    out: list[T] = []
-    cursor: str | None = None
-    while True:
-        page = fetch(PageRequest(limit=1000, cursor=cursor))
-        out += page.items
-        if page.next_cursor is None:
-            return out
-        cursor = page.next_cursor
-
-
-def allocations(r: Reader, query: AllocationQuery) -> list[AllocationRecord]:
-    return all_pages(lambda p: r.list_allocations(query, p))
-
-
-def in_round(t: Reader, round_id: str) -> list[RequestRecord]:
-    return all_pages(lambda p: t.list_requests(RequestQuery(round_id=round_id,
-                                                            states=frozenset({RequestState.IN_ROUND})), p))
 
 
 def snapshot(t: Transaction, who: Principal, round_id: str, reason: str, now: datetime) -> RoundRecord:

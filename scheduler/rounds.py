@@ -86,5 +86,5 @@ def differences(before: Plan, after: Plan) -> list[Difference]:
 
 
 def placements(assignments: Sequence[tuple[str, str, str, int]]) -> dict[str, tuple[str, str, int]]:
-    """``(request, cluster, type, start)`` rows as the mapping :func:`solver.explain.counterfactual` takes."""
+    """``(request, cluster, type, start)`` rows as the mapping :func:`solver.counterfactuals.counterfactual` takes."""
     return {rid: (cluster, gpu_type, start) for rid, cluster, gpu_type, start in assignments}

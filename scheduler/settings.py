@@ -45,6 +45,17 @@ class Settings(BaseModel):
     max_page_size: Annotated[int, Field(ge=1)] = 500
     token_cache_s: Annotated[float, Field(ge=0)] = 10.0  # a revoked token is refused within this time
     workers: Annotated[int, Field(ge=1, le=64)] = 1  # server processes sharing the port (scheduler.api.workers)
+    # execution of approved allocations (scheduler.execution): "local" runs them on a Ray head of the
+    # service's own (started, or the one at local_ray_address), clusters with their own target on theirs
+    execute: Literal["none", "local"] = "none"
+    local_ray_address: str | None = None  # an existing head's dashboard URL (http://host:8265) to reuse
+    local_ray_gpus: Annotated[int, Field(ge=0)] | None = None  # logical GPUs of a started head (default: registered)
+    execution_seconds_per_slot: Annotated[float, Field(gt=0)] | None = None  # compressed clock, for demos
+    execution_tick_s: Annotated[float, Field(gt=0)] = 5.0
+    max_attempts: Annotated[int, Field(ge=1)] = 3  # submits of one allocation before it fails
+    retry_backoff_s: Annotated[float, Field(ge=0)] = 5.0  # doubled after each failed submit
+    pending_timeout_s: Annotated[float, Field(gt=0)] = 600.0  # a job queued longer is stopped and failed
+    stop_grace_s: Annotated[float, Field(ge=0)] = 60.0  # a job alive this long past its window is stopped
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

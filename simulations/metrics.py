@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations.records import Outcome, RunResult
-from simulations.scenario import SciSpec
+from solver.sci import SciSpec, sci
 
 TOP = 10
 
@@ -82,11 +82,6 @@ def org_gpu_hours(outcomes: Sequence[Outcome]) -> dict[str, float]:
     for o in outcomes:
         out[o.org] += o.gpu_hours
     return dict(sorted(out.items()))
-
-
-def sci(co2_kg: float, embodied_kg: float, gpu_hours: float) -> float:
-    """gCO2e per GPU-hour served: ``(E × I + M) / R``."""
-    return 1000.0 * (co2_kg + embodied_kg) / gpu_hours if gpu_hours > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,18 @@ import math
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulations.clusters import GPU_TYPES, GRID
 from simulations.workload import DemandModel
+from solver.policies import DEFAULT, PolicyName
 from solver.problem import SHARE_TOLERANCE, Id
+from solver.sci import SciSpec
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-HOURS_PER_YEAR = 8766.0
 
 
 class ScenarioError(ValueError):
@@ -121,7 +122,7 @@ class Carbon(Frozen):
 
 
 class PolicySpec(Frozen):
-    """The solver's ``Policy`` per round; the energy cap is absolute or a share of what the sites could deliver."""
+    """The solver's ``PolicyConfig`` per round; the energy cap is absolute or a share of what sites could deliver."""
 
     category_shares: dict[Id, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     org_cap_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
@@ -144,26 +145,11 @@ class SolverSpec(Frozen):
     solver's clock is frozen), so a round is reproducible on any machine and under any load; set it to
     ``null`` to stop on ``time_limit_s`` of wall time instead (faster to reason about, not reproducible)."""
 
-    policy: Literal["fair", "value"] = "fair"
+    policy: PolicyName = DEFAULT
     time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     neighbourhoods: Annotated[int, Field(ge=0)] | None = 20
     neighbourhood_dtime: Annotated[float, Field(gt=0)] = 0.2
     lp_bound: bool = False
-
-
-class SciSpec(Frozen):
-    """Embodied carbon for SCI's M term: per installed GPU with its share of the host, over its service life.
-
-    Defaults follow Luccioni et al. (2023, BLOOM): about 150 kgCO2e per GPU and 2.5 t per 8-GPU server,
-    hence ~460 kg per GPU, written off over six years.  Orders of magnitude, not a measurement.
-    """
-
-    embodied_kg_per_gpu: Annotated[float, Field(ge=0.0)] = 460.0
-    lifetime_years: Annotated[float, Field(gt=0.0)] = 6.0
-
-    @property
-    def kg_per_gpu_hour(self) -> float:
-        return self.embodied_kg_per_gpu / (self.lifetime_years * HOURS_PER_YEAR)
 
 
 class Scenario(Frozen):

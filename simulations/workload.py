@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulations.calibration import DURATION_PROBS, PHILLY, Calibration
 from simulations.clusters import GPU_TYPES, deliverable_mwh, european_clusters, largest_gang, offered_gpu_slots, sized
-from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request
+from solver.problem import Cluster, GpuType, Horizon, PolicyConfig, Problem, Request
 
 # Runtime on each type relative to an H100, as a (low, high) range sampled per request.
 SPEED: dict[str, tuple[float, float]] = {
@@ -239,7 +239,7 @@ BENCH_MODEL = DemandModel(
     replicas_log2=(0, 6),
     runtime_median_hours=10.0,
 )
-BENCH_POLICY = Policy(
+BENCH_POLICY = PolicyConfig(
     category_shares={"university": 0.4, "sme": 0.25, "civil_society": 0.2, "public_sector": 0.15},
     org_cap_share=0.15,
 )

@@ -16,8 +16,9 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from simulations.clusters import GPU_TYPES, carbon_profile, deliverable_mwh, european_clusters, rescaled, sized
-from simulations.scenario import HOURS_PER_YEAR, Scenario, ScenarioError
-from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Unavailability
+from simulations.scenario import Scenario, ScenarioError
+from solver.problem import Cluster, GpuType, Horizon, PolicyConfig, Problem, Unavailability
+from solver.sci import HOURS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,14 @@ class World:
             raise ScenarioError(f"sites: no site is online in round {k} (from {horizon.start:%Y-%m-%d})")
         return out
 
-    def policy(self, k: int, clusters: list[Cluster]) -> Policy:
+    def policy(self, k: int, clusters: list[Cluster]) -> PolicyConfig:
         """The round's policy: shares and caps as written, the energy cap resolved to MWh for this round."""
         p = self.scenario.policy
         energy = p.energy_budget_mwh
         if p.energy_share is not None:
             empty = Problem(horizon=self.horizon(k), gpu_types=self.gpu_types, clusters=clusters, requests=[])
             energy = round(p.energy_share * deliverable_mwh(empty), 3)
-        return Policy(
+        return PolicyConfig(
             category_shares=p.category_shares,
             org_cap_share=p.org_cap_share,
             energy_budget_mwh=energy,

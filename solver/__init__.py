@@ -2,7 +2,7 @@
 
 from solver.params import SolveParams
 from solver.plan import Assignment, Metrics, Plan, Progress, Rejection
-from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request, Unavailability
+from solver.problem import Cluster, GpuType, Horizon, PolicyConfig, Problem, Request, Unavailability
 from solver.search import solve
 
 __all__ = [
@@ -12,7 +12,7 @@ __all__ = [
     "Horizon",
     "Metrics",
     "Plan",
-    "Policy",
+    "PolicyConfig",
     "Problem",
     "Progress",
     "Rejection",

@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from solver.index import Index
-from solver.ledger import Ledger, Placement
+from solver.placements import Placement, PlacementBook
 from solver.plan import CategoryMetrics, Metrics
 
 
 def fits_alone(index: Index) -> np.ndarray:
     """Boolean per request: does some option obey rules 2–9 in an empty plan?"""
-    empty = Ledger(index)
+    empty = PlacementBook(index)
     return np.array([empty.earliest(r) is not None for r in range(index.n)], dtype=bool)
 
 

@@ -1,7 +1,7 @@
 """The CP-SAT interval model of one neighbourhood (clusters C, window [a, b)).
 
 Data: candidates R (requests), their options K_r on the clusters in C,
-the ledger's residual free GPUs F_p(t) per pool and power P_c(t), budgets left.
+the placement book's residual free GPUs F_p(t) per pool and power P_c(t), budgets left.
 
 Variables, for r ∈ R and k ∈ K_r:
     x_rk ∈ {0, 1}                          the request runs on option k
@@ -24,7 +24,7 @@ model, where the budget constraint itself is exact.
 A time-varying capacity enters a cumulative as fixed intervals that occupy the
 difference to the window's maximum.  Rules 2–4 hold by construction of K_r and
 the start domains.  Floats are rounded against the plan (demands up, capacities
-down), and the caller re-checks every placement with the ledger.
+down), and the caller re-checks every placement with the book.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from solver.ledger import Ledger, Placement
 from solver.metrics import fair_shares
 from solver.params import SolveParams
+from solver.placements import Placement, PlacementBook
 from solver.policies import Context
 
 SHARE_SCALE = 1000
-ROUNDING = 1e-3  # in Wh, W or g: far below the ledger's 1e-6 kWh slack, far above float noise
+ROUNDING = 1e-3  # in Wh, W or g: far below the placement book's 1e-6 kWh slack, far above float noise
 SHORT_PENALTY_UNCAPPED = 1  # its shortfall is in units of SHARE_SCALE² work
 SHORT_PENALTY_CAPPED = 10 * SHARE_SCALE  # its shortfall is in units of work
 
@@ -67,7 +67,7 @@ class NeighbourhoodModel:
     def __init__(
         self,
         ctx: Context,
-        ledger: Ledger,
+        book: PlacementBook,
         clusters: tuple[int, ...],
         start: int,
         end: int,
@@ -75,10 +75,10 @@ class NeighbourhoodModel:
         fairness_floor: float | None,
         energy_price: float = 0.0,
     ) -> None:
-        self.ctx, self.ledger, self.clusters, self.a, self.b = ctx, ledger, clusters, start, end
+        self.ctx, self.book, self.clusters, self.a, self.b = ctx, book, clusters, start, end
         self.model = cp_model.CpModel()
         self.vars: list[Var] = []
-        self.current_work = ctx.work_by_category(ledger) / ctx.index.slot_hours
+        self.current_work = ctx.work_by_category(book) / ctx.index.slot_hours
         for cand in candidates:
             self._add_request(cand)
             if cand.current is not None:
@@ -159,7 +159,7 @@ class NeighbourhoodModel:
         for v in self.vars:
             by_pool.setdefault(idx.options[v.request][v.option].pool, []).append(v)
         for p, vs in sorted(by_pool.items()):
-            self._cumulative(vs, [int(idx.gpus[v.request]) for v in vs], self.ledger.free[p, self.a : self.b],
+            self._cumulative(vs, [int(idx.gpus[v.request]) for v in vs], self.book.free[p, self.a : self.b],
                              f"pool{p}")
 
     def add_power(self) -> None:
@@ -167,17 +167,17 @@ class NeighbourhoodModel:
         for c in self.clusters:
             if not np.isfinite(idx.power_cap_w[c]):
                 continue
-            free = np.floor(self.ledger.power[c, self.a : self.b] + ROUNDING).astype(np.int64)
+            free = np.floor(self.book.power[c, self.a : self.b] + ROUNDING).astype(np.int64)
             vs = [v for v in self.vars if idx.options[v.request][v.option].cluster == c]
             demands = [_up(idx.options[v.request][v.option].power_w) for v in vs]
             self._cumulative(vs, demands, np.maximum(free, 0), f"power{c}")
 
     def add_budgets(self) -> None:
-        idx, m, led = self.ctx.index, self.model, self.ledger
-        if np.isfinite(led.energy_left):
+        idx, m, book = self.ctx.index, self.model, self.book
+        if np.isfinite(book.energy_left):
             wh = [_up(idx.options[v.request][v.option].energy_kwh * 1000) for v in self.vars]
-            m.add(sum(w * v.present for w, v in zip(wh, self.vars, strict=True)) <= _down(led.energy_left * 1000))
-        if np.isfinite(led.carbon_left):
+            m.add(sum(w * v.present for w, v in zip(wh, self.vars, strict=True)) <= _down(book.energy_left * 1000))
+        if np.isfinite(book.carbon_left):
             terms = []
             for v in self.vars:
                 o = idx.options[v.request][v.option]
@@ -187,20 +187,20 @@ class NeighbourhoodModel:
                 m.add_element(v.start - v.first, table, co2)
                 m.add(used >= co2).only_enforce_if(v.present)
                 terms.append(used)
-            m.add(sum(terms) <= _down(led.carbon_left))
+            m.add(sum(terms) <= _down(book.carbon_left))
         if np.isfinite(idx.org_cap_gpu_hours):
             by_org: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
             for v in self.vars:
                 o = idx.options[v.request][v.option]
                 by_org.setdefault(int(idx.org[v.request]), []).append((int(idx.gpus[v.request]) * o.runtime, v.present))
             for org, items in by_org.items():
-                left = math.floor(led.org_left[org] / idx.slot_hours + 1e-6)
+                left = math.floor(book.org_left[org] / idx.slot_hours + 1e-6)
                 m.add(sum(c * x for c, x in items) <= left)
 
     def add_fairness(self, floor: float) -> cp_model.LinearExpr:
         """Shortfall below ``floor`` × fair share per category, linear for the current cap pattern."""
         ctx, idx, m = self.ctx, self.ctx.index, self.model
-        fixed = ctx.work_by_category(self.ledger) / idx.slot_hours  # in GPU-slots, without the candidates
+        fixed = ctx.work_by_category(self.book) / idx.slot_hours  # in GPU-slots, without the candidates
         demand = ctx.demand / idx.slot_hours
         fair = fair_shares(idx, self.current_work, demand)
         counted = sorted(fair)

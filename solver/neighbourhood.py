@@ -1,7 +1,7 @@
 """Large-neighbourhood search: re-solve one cluster × time window exactly with CP-SAT.
 
 A neighbourhood is a cluster c and a window [a, b).  Its jobs that lie wholly
-inside the window are lifted out of the ledger; what is left of the ledger
+inside the window are lifted out of the placement book; what is left of it
 (free GPUs and power per slot, budgets) becomes the fixed background.  The
 candidates are those jobs plus the most valuable unassigned requests that have
 an option on c whose window overlaps [a, b).  ``solver.model`` builds the
@@ -19,9 +19,9 @@ import numpy as np
 
 from solver.bound import Relaxation
 from solver.exchange import binding, energy_exchange
-from solver.ledger import Ledger, Placement
 from solver.model import Candidate, NeighbourhoodModel
 from solver.params import SolveParams
+from solver.placements import Placement, PlacementBook
 from solver.policies import Context, Policy
 
 MAX_CANDIDATES = 240
@@ -64,14 +64,14 @@ def regions(ctx: Context, kind: int, rng: random.Random) -> list[Region]:
 def improve(
     ctx: Context,
     policy: Policy,
-    ledger: Ledger,
+    book: PlacementBook,
     relaxation: Relaxation,
     params: SolveParams,
     deadline: float,
     clock: Callable[[], float],
     on_step: Callable[[], None] = lambda: None,
 ) -> str:
-    """Improve ``ledger`` in place until ``deadline``; returns the plan's status; ``on_step`` after each move.
+    """Improve ``book`` in place until ``deadline``; returns the plan's status; ``on_step`` after each move.
 
     A problem of up to WHOLE_LIMIT requests is first solved whole, with the plan as
     hint, for most of the time.  Then rounds cycle through the three kinds of region; after a round that found
@@ -83,12 +83,12 @@ def improve(
     rng = random.Random(params.seed)
     by_cluster = _options_by_cluster(ctx)
     worth = np.array([relaxation.reduced_value(ctx, r) for r in range(idx.n)])
-    score = policy.score(ctx, ledger)
+    score = policy.score(ctx, book)
     fruitless, steps, rnd = 0, 0, 0
     if int(ctx.alone.sum()) <= WHOLE_LIMIT:
         whole = Region(tuple(range(len(idx.cluster_ids))), 0, idx.slots)
         left = deadline - clock()
-        new_score = _step(ctx, policy, ledger, whole, by_cluster, worth, 0.0, params,
+        new_score = _step(ctx, policy, book, whole, by_cluster, worth, 0.0, params,
                           max(0.1, 0.6 * left), 0, score, WHOLE_LIMIT, WHOLE_LIMIT)
         score = new_score if new_score is not None and new_score > score else score
         steps += 1
@@ -98,10 +98,10 @@ def improve(
         rng.shuffle(todo)
         jitter = 0.0 if fruitless == 0 else min(1.0, 0.25 * fruitless)
         improved = False
-        if binding(ctx, ledger) and deadline - clock() > 1.0:
+        if binding(ctx, book) and deadline - clock() > 1.0:
             for fraction in EXCHANGE_FRACTIONS:
-                if energy_exchange(ctx, policy, ledger, fraction):
-                    score, improved = policy.score(ctx, ledger), True
+                if energy_exchange(ctx, policy, book, fraction):
+                    score, improved = policy.score(ctx, book), True
                 on_step()
         for region in todo:
             left = deadline - clock()
@@ -110,7 +110,7 @@ def improve(
             steps += 1
             noisy = worth * (1 + jitter * np.array([rng.random() for _ in range(idx.n)])) if jitter else worth
             price = relaxation.energy_price if steps % 2 else 0.0
-            new_score = _step(ctx, policy, ledger, region, by_cluster, noisy, price, params,
+            new_score = _step(ctx, policy, book, region, by_cluster, noisy, price, params,
                               min(left, 5.0), steps, score, MAX_CANDIDATES, MAX_NEW)
             if new_score is not None and new_score > score:
                 score, improved = new_score, True
@@ -134,7 +134,7 @@ def _options_by_cluster(ctx: Context) -> list[list[int]]:
 def _step(
     ctx: Context,
     policy: Policy,
-    ledger: Ledger,
+    book: PlacementBook,
     region: Region,
     by_cluster: list[list[int]],
     worth: np.ndarray,
@@ -148,51 +148,51 @@ def _step(
 ) -> tuple[float, ...] | None:
     idx = ctx.index
     inside = [
-        r for r, p in ledger.placed.items()
-        if r not in ledger.fixed
+        r for r, p in book.placed.items()
+        if r not in book.fixed
         and idx.options[r][p.option].cluster in region.clusters
         and p.start >= region.start
         and p.start + idx.options[r][p.option].runtime <= region.end
     ]
     outside = [
         r for r in sorted({q for c in region.clusters for q in by_cluster[c]})
-        if r not in ledger.placed and idx.earliest[r] < region.end and idx.deadline[r] > region.start
+        if r not in book.placed and idx.earliest[r] < region.end and idx.deadline[r] > region.start
     ]
     outside.sort(key=lambda r: (-worth[r], idx.req_ids[r]))
     outside = outside[: max(0, min(max_new, limit - len(inside)))]
     if not outside:
         return None
-    old = {r: ledger.remove(r) for r in sorted(inside)}
+    old = {r: book.remove(r) for r in sorted(inside)}
     candidates = [Candidate(r, old.get(r)) for r in sorted(inside)] + [Candidate(r, None) for r in outside]
-    model = NeighbourhoodModel(ctx, ledger, region.clusters, region.start, region.end, candidates,
+    model = NeighbourhoodModel(ctx, book, region.clusters, region.start, region.end, candidates,
                                policy.fairness_floor(), energy_price)
     chosen = model.solve(params, seconds, seed=params.seed + iteration)
-    if chosen is None or not _place_all(ledger, chosen):
-        _restore(ledger, old)
+    if chosen is None or not _place_all(book, chosen):
+        _restore(book, old)
         return None
-    new_score = policy.score(ctx, ledger)
+    new_score = policy.score(ctx, book)
     if new_score >= score:
         return new_score
     for r in chosen:
-        ledger.remove(r)
-    _restore(ledger, old)
+        book.remove(r)
+    _restore(book, old)
     return None
 
 
-def _place_all(ledger: Ledger, chosen: dict[int, Placement]) -> bool:
+def _place_all(book: PlacementBook, chosen: dict[int, Placement]) -> bool:
     """Place the model's answer, checking every rule again; undo everything on any failure."""
     done: list[int] = []
     for r, p in chosen.items():
-        if not ledger.fits_at(r, p.option, p.start):
+        if not book.fits_at(r, p.option, p.start):
             for q in done:
-                ledger.remove(q)
+                book.remove(q)
             return False
-        ledger.place(r, p)
+        book.place(r, p)
         done.append(r)
     return True
 
 
-def _restore(ledger: Ledger, old: dict[int, Placement]) -> None:
+def _restore(book: PlacementBook, old: dict[int, Placement]) -> None:
     for r, p in old.items():
-        ledger.place(r, p)
+        book.place(r, p)
 

@@ -112,7 +112,9 @@ class Request(Frozen):
         return min(self.runtime_slots.values())
 
 
-class Policy(Frozen):
+class PolicyConfig(Frozen):
+    """Budgets and shares a round must respect; the objective itself is a :mod:`solver.policies` policy."""
+
     category_shares: dict[Id, Annotated[float, Field(ge=0.0, le=1.0)]] = {}
     org_cap_share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     energy_budget_mwh: Annotated[float, Field(ge=0.0)] | None = None
@@ -141,7 +143,7 @@ class Problem(Frozen):
     gpu_types: dict[Id, GpuType]
     clusters: list[Cluster]
     requests: list[Request]
-    policy: Policy = Policy()
+    policy: PolicyConfig = PolicyConfig()
     pins: list[Pin] = []
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@
 7. polish    move each job to its lowest-carbon start that changes nothing else
 8. decode    assignments with energy and CO2, rejections with reasons, metrics
 
-Every phase works on a :class:`~solver.ledger.Ledger`, which enforces every hard
+Every phase works on a :class:`~solver.placements.PlacementBook`, which enforces every hard
 rule, so the plan returned at any moment (time limit included) is valid.
 
 ``on_progress``, if given, hears after phases 3, 4 and 7, and during phase 5 at most every
@@ -24,22 +24,23 @@ the solver's own thread and must return quickly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from solver import polish
 from solver.bound import Relaxation, relax, trivial
-from solver.explain import reject_all
-from solver.greedy import Guide, economise, fill, option_costs
+from solver.greedy import economise
+from solver.guide import Guide, option_costs
 from solver.index import Index, compile_problem
-from solver.ledger import Ledger
 from solver.metrics import compute, fits_alone
 from solver.neighbourhood import improve
 from solver.params import SolveParams
+from solver.placements import PlacementBook
 from solver.plan import Assignment, Plan, Progress, SolverInfo
-from solver.policies import Context, Policy, get
+from solver.policies import DEFAULT, Context, Policy, get
 from solver.problem import Problem
+from solver.reasons import reject_all
 
 Clock = Callable[[], float]
 PROGRESS_EVERY_S = 0.5
@@ -47,7 +48,7 @@ PROGRESS_EVERY_S = 0.5
 
 def solve(
     problem: Problem,
-    policy: str | Policy = "fair",
+    policy: str | Policy = DEFAULT,
     params: SolveParams | None = None,
     clock: Clock = time.perf_counter,
     on_progress: Callable[[Progress], None] | None = None,
@@ -65,47 +66,47 @@ def solve(
         stages[name] = round(now - since, 4)
         return now
 
-    def report(name: str, ledger: Ledger, every: float = 0.0) -> None:
+    def report(name: str, book: PlacementBook, every: float = 0.0) -> None:
         now = clock()
         if on_progress is None or now - reported[0] < every:
             return
         reported[0] = now
         on_progress(Progress(phase=name, elapsed_s=now - t0, time_limit_s=params.time_limit_s,
-                             value=ctx.value(ledger), assigned=len(ledger.placed), bound=bound))
+                             value=ctx.value(book), assigned=len(book.placed), bound=bound))
 
     index = compile_problem(problem)
     t = phase("compile", t0)
     ctx = Context.build(index, fits_alone(index))
     t = phase("demand", t)
-    ledger = pol.first_plan(ctx)
+    book = pol.first_plan(ctx)
     t = phase("first_plan", t)
     first_plan_seconds = t - t0
-    report("first_plan", ledger)
+    report("first_plan", book)
     relaxation = relax(ctx, deadline=t0 + 0.3 * params.time_limit_s, clock=clock) if params.lp_bound else trivial(ctx)
     bound = relaxation.bound
     t = phase("bound", t)
     lp_guide = guide(ctx, relaxation)
     guided = pol.first_plan(ctx, lp_guide)
-    if pol.score(ctx, guided) > pol.score(ctx, ledger):
-        ledger = guided
+    if pol.score(ctx, guided) > pol.score(ctx, book):
+        book = guided
     t = phase("guided_plan", t)
-    report("bound", ledger)
+    report("bound", book)
     if np.isfinite(index.energy_budget_kwh):
-        saver = ledger.copy()
+        saver = book.copy()
         economise(saver, lambda r: np.array([o.energy_kwh for o in index.options[r]]))
         saver = pol.first_plan(ctx, lp_guide, start=saver)
-        if pol.score(ctx, saver) > pol.score(ctx, ledger):
-            ledger = saver
+        if pol.score(ctx, saver) > pol.score(ctx, book):
+            book = saver
         t = phase("economise", t)
-    status = improve(ctx, pol, ledger, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock,
-                     on_step=lambda: report("improve", ledger, PROGRESS_EVERY_S))
+    status = improve(ctx, pol, book, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock,
+                     on_step=lambda: report("improve", book, PROGRESS_EVERY_S))
     t = phase("improve", t)
-    fill(ctx, pol, ledger, lp_guide.order)
+    fill(ctx, pol, book, lp_guide.order)
     t = phase("fill", t)
-    polish.lower_carbon(ctx, ledger)
+    polish.lower_carbon(ctx, book)
     t = phase("polish", t)
-    report("polish", ledger)
-    plan = decode(ctx, ledger, pol.name)
+    report("polish", book)
+    plan = decode(ctx, book, pol)
     t = phase("decode", t)
     value = plan.metrics.value
     return plan.model_copy(
@@ -113,7 +114,7 @@ def solve(
             "solver": SolverInfo(
                 status="OPTIMAL" if value >= relaxation.bound - 1e-6 else status,
                 policy=pol.name,
-                objective=pol.score(ctx, ledger)[0],
+                objective=pol.score(ctx, book)[0],
                 bound=relaxation.bound,
                 wall_seconds=round(t - t0, 4),
                 first_plan_seconds=round(first_plan_seconds, 4),
@@ -131,16 +132,39 @@ def guide(ctx: Context, relaxation: Relaxation) -> Guide:
     return Guide(order, option_costs(relaxation.prices, idx.merit * idx.work))
 
 
+def fill(ctx: Context, policy: Policy, book: PlacementBook, order: Iterable[int]) -> int:
+    """Add every request, in ``order``, that still fits and does not lower the policy's score."""
+    idx = ctx.index
+    work = ctx.work_by_category(book)
+    value = ctx.value(book)
+    score = policy.score_of(ctx, work, value)
+    added = 0
+    for r in order:
+        if r in book.placed or not ctx.alone[r]:
+            continue
+        c = int(idx.category[r])
+        work[c] += idx.work[r]
+        trial = policy.score_of(ctx, work, value + float(idx.merit[r] * idx.work[r]))
+        if trial < score or (p := book.earliest(r)) is None:
+            work[c] -= idx.work[r]
+            continue
+        book.place(r, p)
+        value += float(idx.merit[r] * idx.work[r])
+        score = trial
+        added += 1
+    return added
+
+
 def _finish_reserve(index: Index) -> float:
     """Seconds kept back for polish and decode, which grow with the number of requests."""
     return 1.0 + index.n * 3e-4
 
 
-def decode(ctx: Context, ledger: Ledger, policy: str) -> Plan:
+def decode(ctx: Context, book: PlacementBook, policy: Policy) -> Plan:
     index = ctx.index
     assignments = []
-    for r in sorted(ledger.placed, key=lambda q: index.req_ids[q]):
-        p = ledger.placed[r]
+    for r in sorted(book.placed, key=lambda q: index.req_ids[q]):
+        p = book.placed[r]
         o = index.options[r][p.option]
         assignments.append(
             Assignment(
@@ -155,6 +179,6 @@ def decode(ctx: Context, ledger: Ledger, policy: str) -> Plan:
         )
     return Plan(
         assignments=assignments,
-        rejected=reject_all(index, ledger, ctx.alone, policy),
-        metrics=compute(index, ledger.placed, ctx.alone),
+        rejected=reject_all(index, book, ctx.alone, policy),
+        metrics=compute(index, book.placed, ctx.alone),
     )

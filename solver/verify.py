@@ -1,6 +1,6 @@
 """Independent checker: does a plan break any hard rule of its problem?
 
-This module shares no code with the solver's model (no index, ledger, greedy,
+This module shares no code with the solver's model (no index, book, greedy,
 model or search); it reads only the problem and plan models, so a bug in the
 solver's bookkeeping cannot hide itself here.  Slots are discrete and intervals
 half-open: a job on ``[s, e)`` uses slots ``s .. e-1``; ``h = slot_minutes / 60``.

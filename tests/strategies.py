@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from solver.plan import REASONS, Assignment, Plan, Rejection
-from solver.problem import Cluster, GpuType, Horizon, Policy, Problem, Request, Unavailability
+from solver.problem import Cluster, GpuType, Horizon, PolicyConfig, Problem, Request, Unavailability
 
 GPU_TYPES = {"H100": 700.0, "A100": 400.0, "MI250X": 560.0}
 COUNTRIES = ["DE", "FR", "NL", "IT"]
@@ -86,8 +86,8 @@ def shares(draw: st.DrawFn, categories: list[str]) -> dict[str, float]:
 
 
 @st.composite
-def policies(draw: st.DrawFn, categories: list[str]) -> Policy:
-    return Policy(
+def policies(draw: st.DrawFn, categories: list[str]) -> PolicyConfig:
+    return PolicyConfig(
         category_shares=draw(st.just({}) | shares(categories)),
         org_cap_share=draw(st.none() | st.sampled_from([0.2, 0.5, 1.0]) | st.floats(0.05, 1.0)),
         energy_budget_mwh=draw(st.none() | st.floats(0.0, 2.0)),

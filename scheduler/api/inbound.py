@@ -26,12 +26,12 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import CarbonForecast, ClusterRecord, Inventory, RequestSpec, Withdrawal
 from scheduler.errors import InvalidInput
 from scheduler.pinning import Pinned
-from scheduler.service import NewRound
+from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
-from scheduler.store.common import decode_cursor
+from solver import policies
 from solver.params import SolveParams
-from solver.problem import Horizon, Id, Policy
+from solver.problem import Horizon, Id, PolicyConfig
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound=StrEnum)
@@ -41,7 +41,10 @@ MAX_PAGE_SIZE = 500
 MAX_REASON = 2000
 MAX_LIST = 1000
 _ID: TypeAdapter[str] = TypeAdapter(Id)
-POLICIES = {rounds.POLICY_UNSPECIFIED: "fair", rounds.POLICY_FAIR: "fair", rounds.POLICY_VALUE: "value"}
+POLICIES: dict[rounds.Policy, str] = {
+    rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
+    **{getattr(rounds, f"POLICY_{n.upper()}"): n for n in policies.NAMES},
+}
 
 
 
@@ -100,11 +103,8 @@ def timestamp(ts: Timestamp, field: str) -> datetime:
 def page(msg: common.PageRequest, field: str = "page", max_size: int = MAX_PAGE_SIZE) -> PageRequest:
     if msg.page_size < 0 or msg.page_size > max_size:
         raise InvalidInput(f"{field}.page_size", f"must be between 0 and {max_size}, got {msg.page_size}")
-    if msg.page_token:
-        try:
-            decode_cursor(msg.page_token)
-        except InvalidInput:
-            raise InvalidInput(f"{field}.page_token", "is not a token this server issued") from None
+    if msg.page_token and not known_cursor(msg.page_token):
+        raise InvalidInput(f"{field}.page_token", "is not a token this server issued")
     return PageRequest(limit=msg.page_size or DEFAULT_PAGE_SIZE, cursor=msg.page_token or None)
 
 
@@ -303,13 +303,13 @@ def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:
     return validated(Horizon, {"start": start, "slot_minutes": msg.slot_minutes or 60, "slots": msg.slots}, field)
 
 
-def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> Policy:
+def policy_config(msg: common.PolicyConfig, field: str = "policy_config") -> PolicyConfig:
     shares = {k: finite(v, f"{field}.category_shares[{k}]") for k, v in msg.category_shares.items()}
     data: dict[str, Any] = {"category_shares": shares}
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         if msg.HasField(name):
             data[name] = finite(getattr(msg, name), f"{field}.{name}")
-    return validated(Policy, data, field)
+    return validated(PolicyConfig, data, field)
 
 
 def solver_params(msg: common.SolverParams, field: str = "solver") -> SolveParams | None:

@@ -9,19 +9,21 @@ from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from scheduler import ledger as public
+from scheduler.accounting import Figures
 from scheduler.api.gen.allmende.v1 import common_pb2 as common
 from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import ledger_pb2 as ledger
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
-from scheduler.domain import AllocationRecord, AuditEntry, ClusterRecord, Inventory, RequestRecord, RoundRecord
+from scheduler.domain import AllocationRecord, AuditEntry, ClusterRecord, Inventory, RequestRecord, RoundRecord, Usage
 from scheduler.service import Explanation, Replay, RoundRun
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
+from solver import policies
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Metrics
-from solver.problem import Horizon, Policy
+from solver.problem import Horizon, PolicyConfig
 
-OBJECTIVES = {"fair": rounds.POLICY_FAIR, "value": rounds.POLICY_VALUE}
+OBJECTIVES: dict[str, rounds.Policy] = {n: getattr(rounds, f"POLICY_{n.upper()}") for n in policies.NAMES}
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -129,7 +131,7 @@ def horizon(h: Horizon) -> common.Horizon:
     return common.Horizon(start=ts(h.start), slot_minutes=h.slot_minutes, slots=h.slots)
 
 
-def policy_config(p: Policy) -> common.PolicyConfig:
+def policy_config(p: PolicyConfig) -> common.PolicyConfig:
     out = common.PolicyConfig(category_shares=p.category_shares)
     for name in ("org_cap_share", "energy_budget_mwh", "carbon_budget_t"):
         value = getattr(p, name)
@@ -200,7 +202,7 @@ def assignment(a: AllocationRecord) -> rounds.Assignment:
     return rounds.Assignment(
         request_id=a.request_id, cluster_id=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot,
         end_slot=a.end_slot, energy_kwh=a.energy_kwh, co2_kg=a.co2_kg, state=allocation_state(a.state),
-        flagged_stale=a.flagged_stale,
+        flagged_stale=a.flagged_stale, allocation_id=a.id,
     )
 
 
@@ -278,14 +280,36 @@ def ledger_entry(e: public.LedgerEntry, with_allocations: bool = True) -> ledger
         rejections_by_reason=e.rejections_by_reason,
         min_attainment=e.min_attainment,
         jain=e.jain,
+        accounts=accounts(e.accounts),
+        accounts_by_category={k: accounts(v) for k, v in e.accounts_by_category.items()},
+        accounts_by_org={k: accounts(v) for k, v in e.accounts_by_org.items()},
     )
     if with_allocations:
         out.allocations.extend(
             ledger.PublicAllocation(
                 request_id=a.request_id, title=a.title, org=a.org, category=a.category, cluster_id=a.cluster,
                 gpu_type=a.gpu_type, gpus=a.gpus, start_slot=a.start_slot, end_slot=a.end_slot,
-                energy_kwh=a.energy_kwh, co2_kg=a.co2_kg,
+                energy_kwh=a.energy_kwh, co2_kg=a.co2_kg, allocation_id=a.allocation_id,
+                state=allocation_state(AllocationState(a.state)), actual=usage(a.actual),
             )
             for a in e.allocations
         )
     return out
+
+
+def usage(u: Usage | None) -> ledger.Usage | None:
+    if u is None:
+        return None
+    return ledger.Usage(started_at=ts(u.started_at), ended_at=ts(u.ended_at), gpu_hours=u.gpu_hours,
+                        energy_kwh=u.energy_kwh, energy_source=u.energy_source, co2_kg=u.co2_kg,
+                        sci_g_per_gpu_hour=u.sci_g_per_gpu_hour)
+
+
+def figures(f: Figures) -> ledger.Figures:
+    return ledger.Figures(items=f.items, gpu_hours=f.gpu_hours, energy_kwh=f.energy_kwh, co2_kg=f.co2_known,
+                          co2_unknown=f.co2_unknown)
+
+
+def accounts(a: public.Accounts) -> ledger.Accounts:
+    return ledger.Accounts(planned=figures(a.planned), actual=figures(a.actual), sci_planned=a.sci_planned,
+                           sci_actual=a.sci_actual)

@@ -38,7 +38,7 @@ from scheduler.api.gen.allmende.v1 import (
 )
 from scheduler.service import Service
 from scheduler.settings import Settings
-from scheduler.store import open_store
+from scheduler.store import PageRequest, open_store
 
 log = logging.getLogger("allmende.server")
 
@@ -90,7 +90,7 @@ async def _build(service: Service, settings: Settings) -> Running:
     # A port is shared only by the workers of one server (scheduler.api.workers); otherwise a second
     # server on the same port must fail to bind rather than quietly take half the connections.
     server = grpc.aio.server(options=[*OPTIONS, ("grpc.so_reuseport", int(settings.workers > 1))])
-    guard = Guard(server, lambda bearer: service.store.read_async(lambda r: r.authenticate(bearer)),
+    guard = Guard(server, service.authenticate,
                   agents_need_certificate=settings.client_ca_file is not None, cache_s=settings.token_cache_s)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), guard)  # type: ignore[no-untyped-call]
     requests_pb2_grpc.add_RequestServiceServicer_to_server(servicers.RequestServicer(service), guard)  # type: ignore[no-untyped-call]
@@ -131,6 +131,25 @@ async def sweep_forever(service: Service, every_s: float) -> None:
             log.exception("staleness sweep failed")
 
 
+async def execute_forever(service: Service, settings: Settings) -> None:
+    """With ``--execute local``: run approved allocations on a local Ray head (started, or reused) until cancelled."""
+    from scheduler.execution import local_head
+    from scheduler.execution.executor import Executor, backend_for
+    from scheduler.execution.reconcile import Rules
+
+    clusters = await service.store.read_async(lambda r: r.list_clusters(None, PageRequest(limit=1000)).items)
+    head = await asyncio.to_thread(local_head.start, clusters, settings.local_ray_gpus, settings.local_ray_address)
+    log.info("executing approved allocations on the Ray head at %s", head.dashboard_url)
+    rules = Rules(max_attempts=settings.max_attempts, retry_backoff_s=settings.retry_backoff_s,
+                  pending_timeout_s=settings.pending_timeout_s, stop_grace_s=settings.stop_grace_s)
+    executor = Executor(service.store, backend_for(head.dashboard_url), clock=service.clock, rules=rules,
+                        seconds_per_slot=settings.execution_seconds_per_slot)
+    try:
+        await executor.run_forever(settings.execution_tick_s)
+    finally:
+        await asyncio.to_thread(head.stop)
+
+
 async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | None] | None = None, *,
                 duties: bool = True, stop_when: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT (or ``stop_when``).  ``duties``: recover rounds at start and sweep
@@ -157,6 +176,8 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
             if result is not None:
                 await result
         sweeper = asyncio.create_task(sweep_forever(service, settings.staleness_check_s)) if duties else None
+        executing = duties and settings.execute == "local"
+        executor = asyncio.create_task(execute_forever(service, settings)) if executing else None
         waits = [asyncio.ensure_future(e.wait()) for e in (stopping, stop_when) if e is not None]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
@@ -164,6 +185,10 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
         log.info("stopping: %.1fs for calls in flight", settings.grace_s)
         if sweeper is not None:
             sweeper.cancel()
+        if executor is not None:
+            executor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await executor  # its Ray head stops
         await stop(running, service, settings.grace_s)
     finally:
         store.close()

@@ -25,7 +25,6 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.api.gen.allmende.v1 import rounds_pb2_grpc as rounds_grpc
 from scheduler.service import Service
 from scheduler.states import ClusterState, RequestState, RoundState
-from scheduler.store import RequestQuery
 
 Context = Any  # grpc.aio.ServicerContext
 PROGRESS_TICK_S = 0.25
@@ -78,13 +77,10 @@ class RequestServicer(requests_grpc.RequestServiceServicer):
     async def ListRequests(self, request: requests.ListRequestsRequest, context: Context) -> (
             requests.ListRequestsResponse):
         state = inbound.state_filter(request.state, RequestState, "REQUEST_STATE_", "state")
-        query = RequestQuery(
-            org=inbound.optional_identifier(request.org, "org"),
-            states=None if state is None else frozenset({state}),
+        page = await self.service.list_requests(
+            caller(), inbound.page(request.page), org=inbound.optional_identifier(request.org, "org"), state=state,
             category=inbound.optional_identifier(request.category, "category"),
-            round_id=inbound.optional_identifier(request.round_id, "round_id"),
-        )
-        page = await self.service.list_requests(caller(), query, inbound.page(request.page))
+            round_id=inbound.optional_identifier(request.round_id, "round_id"))
         return requests.ListRequestsResponse(requests=[outbound.request(r) for r in page.items],
                                              next_page_token=page.next_cursor or "")
 
@@ -124,7 +120,7 @@ class RoundServicer(rounds_grpc.RoundServiceServicer):
     async def GetRound(self, request: rounds.GetRoundRequest, context: Context) -> rounds.Round:
         round_id = inbound.identifier(request.round_id, "round_id")
         record, allocations = await self.service.get_round(caller(), round_id)
-        return outbound.round(record, allocations, self.service.runs.get(round_id))
+        return outbound.round(record, allocations, self.service.round_run(round_id))
 
     async def ListRounds(self, request: rounds.ListRoundsRequest, context: Context) -> rounds.ListRoundsResponse:
         state = inbound.state_filter(request.state, RoundState, "ROUND_STATE_", "state")

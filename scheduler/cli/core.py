@@ -97,7 +97,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from solver.explain import counterfactual
+    from solver.counterfactuals import counterfactual
     from solver.files import InputError, load_plan, load_problem
 
     try:
@@ -141,6 +141,7 @@ def example_problem_path() -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     from solver import SolveParams, solve
     from solver.files import load_problem
+    from solver.policies import NAMES
     from solver.verify import verify
 
     path = example_problem_path()
@@ -148,7 +149,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     h = problem.horizon
     console.print(f"[bold]Allmende demo[/bold]: {path.name}, {len(problem.requests)} requests, "
                   f"{len(problem.clusters)} clusters, {h.slots} slots of {h.slot_minutes} min")
-    for policy in ("value", "fair"):
+    for policy in NAMES:
         plan = solve(problem, policy, SolveParams(time_limit_s=args.time_limit))
         violations = verify(problem, plan)
         console.rule(f"policy {policy}: {'valid' if not violations else f'{len(violations)} VIOLATIONS'}")

@@ -2,7 +2,8 @@
 
 The names come from :data:`solver.policies.POLICIES` when argparse first reads them (to check a value or print
 help), not when the parser is built: importing the solver loads OR-Tools, half a second that ``allmende token list``
-or ``allmende --help`` should not pay.
+or ``allmende --help`` should not pay.  For the same reason the default is written here; a test holds it equal to
+:data:`solver.policies.DEFAULT`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 from collections.abc import Sequence
 from functools import cache
 from typing import overload
+
+DEFAULT = "fair"
 
 
 @cache
@@ -36,4 +39,4 @@ class PolicyNames(Sequence[str]):
 
 def add_policy_option(p: argparse.ArgumentParser) -> None:
     # Set after add_argument, which formats the option once (and would so read the names) to check its metavar.
-    p.add_argument("--policy", default="fair").choices = PolicyNames()
+    p.add_argument("--policy", default=DEFAULT).choices = PolicyNames()

@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Dialect
 
 from scheduler.domain import Change, RequestRecord, RequestSpec, subject
-from scheduler.store import common, schema
+from scheduler.store import schema
+from scheduler.store.audit import audit_row
+from scheduler.store.submissions import new_request, same_submission
 
 REQUEST_COLUMNS = ("id", "state", "version", "org", "idempotency_key", "category", "round_id", "doc")
 AUDIT_COLUMNS = ("at", "actor", "role", "action", "subject", "reason", "before", "after")
@@ -74,9 +76,9 @@ class FastPath:
         self.integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
 
     def prepare(self, spec: RequestSpec, id: str, by: Change) -> Prepared:
-        record = common.new_request(spec, id, by)
+        record = new_request(spec, id, by)
         row = schema.to_row("request", record)
-        audit = common.audit_row(subject("request", id), by, None, record.state.value)
+        audit = audit_row(subject("request", id), by, None, record.state.value)
         audit["at"] = self._time(audit["at"])
         return Prepared(
             spec=spec,
@@ -102,7 +104,7 @@ class FastPath:
                 stored = known.get((item.spec.org, key)) if key is not None else None
                 if stored is not None:
                     try:
-                        item.outcome = (True, common.same_submission(stored, item.spec))
+                        item.outcome = (True, same_submission(stored, item.spec))
                     except Exception as e:
                         item.outcome = (False, e)
                     continue

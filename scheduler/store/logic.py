@@ -30,7 +30,7 @@ from scheduler.domain import (
 )
 from scheduler.errors import NotFound
 from scheduler.states import Kind, RoundState
-from scheduler.store import common
+from scheduler.store import submissions, tokens, versions
 
 Record = RequestRecord | ClusterRecord | RoundRecord | AllocationRecord | TokenRecord
 R = TypeVar("R", RequestRecord, ClusterRecord, RoundRecord, AllocationRecord)
@@ -72,7 +72,7 @@ class TxLogic(ABC):
     def _update(self, kind: Kind, record: R, by: Change, *keep: str) -> R:
         """Compare-and-set ``record`` over the stored one; fields in ``keep`` stay as stored."""
         stored = self._get(kind, record.id)
-        common.check_update(kind, record.id, stored.state, stored.version, record.state, record.version)
+        versions.check_update(kind, record.id, stored.state, stored.version, record.state, record.version)
         fields = {k: getattr(stored, k) for k in keep} | {"version": stored.version + 1}
         if "updated_at" in type(record).model_fields:
             fields["updated_at"] = by.at
@@ -98,15 +98,15 @@ class TxLogic(ABC):
         return self._get("token", id)  # type: ignore[no-any-return]
 
     def authenticate(self, bearer: str) -> TokenRecord:
-        token_id, secret = common.split_bearer(bearer)
-        return common.verify_token(self._load("token", token_id), secret)
+        token_id, secret = tokens.split_bearer(bearer)
+        return tokens.verify_token(self._load("token", token_id), secret)
 
     # -- writes -------------------------------------------------------------------------------
     def submit_request(self, spec: RequestSpec, *, id: str, by: Change) -> RequestRecord:
         key = spec.idempotency_key
         if key is not None and (stored := self.find_request(spec.org, key)) is not None:
-            return common.same_submission(stored, spec)
-        record = common.new_request(spec, id, by)
+            return submissions.same_submission(stored, spec)
+        record = submissions.new_request(spec, id, by)
         self._insert("request", record)
         self._audit(subject("request", id), by, None, record.state)
         return record
@@ -162,14 +162,14 @@ class TxLogic(ABC):
     def create_token(
         self, role: Role, *, by: Change, org: str | None = None, cluster: str | None = None, name: str = ""
     ) -> IssuedToken:
-        issued = common.issue_token(role, by=by, org=org, cluster=cluster, name=name)
+        issued = tokens.issue_token(role, by=by, org=org, cluster=cluster, name=name)
         self._insert("token", issued.record)
         self._audit(subject("token", issued.record.id), by, None, "live")
         return issued
 
     def revoke_token(self, id: str, by: Change) -> TokenRecord:
         stored = self.get_token(id)
-        new = common.revoked(stored, by.at)
+        new = tokens.revoked(stored, by.at)
         if new is not stored:
             self._replace("token", new, None)
             self._audit(subject("token", id), by, "live", "revoked")

@@ -23,7 +23,7 @@ from scheduler.domain import (
     TokenRecord,
 )
 from scheduler.errors import Conflict
-from scheduler.store import common
+from scheduler.store.audit import audit_row
 from scheduler.store.base import (
     AllocationQuery,
     AuditQuery,
@@ -35,6 +35,7 @@ from scheduler.store.base import (
     RoundQuery,
     Transaction,
 )
+from scheduler.store.cursors import decode_cursor, encode_cursor
 from scheduler.store.logic import Record, TxLogic
 
 T = TypeVar("T")
@@ -65,7 +66,7 @@ class _State:
 
 def _page(rows: Iterable[tuple[int, T]], keep: Callable[[T], bool], page: PageRequest | None) -> Page[T]:
     page = page or PageRequest()
-    after = common.decode_cursor(page.cursor)
+    after = decode_cursor(page.cursor)
     items: list[tuple[int, T]] = []
     for seq, item in rows:  # dicts keep insertion order, which is seq order
         if seq > after and keep(item):
@@ -74,7 +75,7 @@ def _page(rows: Iterable[tuple[int, T]], keep: Callable[[T], bool], page: PageRe
                 break
     more = len(items) > page.limit
     items = items[: page.limit]
-    return Page([i for _, i in items], common.encode_cursor(items[-1][0]) if more else None)
+    return Page([i for _, i in items], encode_cursor(items[-1][0]) if more else None)
 
 
 def _within(value: Any, allowed: frozenset[Any] | None) -> bool:
@@ -108,7 +109,7 @@ class _Tx(TxLogic):
         table.rows[record.id] = (seq, record)
 
     def _audit(self, subj: str, by: Change, before: str | None, after: str | None) -> AuditEntry:
-        entry = AuditEntry(seq=len(self.s.audit) + 1, **common.audit_row(subj, by, before, after))
+        entry = AuditEntry(seq=len(self.s.audit) + 1, **audit_row(subj, by, before, after))
         self.s.audit = (*self.s.audit, entry)
         return entry
 

@@ -25,7 +25,8 @@ from scheduler.domain import (
 )
 from scheduler.errors import Conflict, NotFound
 from scheduler.states import RoundState
-from scheduler.store import common, schema
+from scheduler.store import schema
+from scheduler.store.audit import audit_row
 from scheduler.store.base import (
     AllocationQuery,
     AuditQuery,
@@ -35,6 +36,7 @@ from scheduler.store.base import (
     RequestQuery,
     RoundQuery,
 )
+from scheduler.store.cursors import decode_cursor, encode_cursor
 from scheduler.store.logic import Record, TxLogic
 
 T = TypeVar("T")
@@ -77,7 +79,7 @@ class SqlTx(TxLogic):
             raise Conflict(f"{kind} {record.id!r} changed underneath this write: re-read and retry")
 
     def _audit(self, subject: str, by: Change, before: str | None, after: str | None) -> AuditEntry:
-        row = common.audit_row(subject, by, before, after)
+        row = audit_row(subject, by, before, after)
         seq = self.c.execute(sa.insert(schema.audit).returning(schema.audit.c.seq), row).scalar_one()
         return AuditEntry(seq=seq, **row)
 
@@ -107,12 +109,12 @@ class SqlTx(TxLogic):
         parse: Callable[[Any], T],
     ) -> Page[T]:
         page = page or PageRequest()
-        after = common.decode_cursor(page.cursor)
+        after = decode_cursor(page.cursor)
         stmt = sa.select(table).where(table.c.seq > after, *where).order_by(table.c.seq).limit(page.limit + 1)
         rows = self.c.execute(stmt).all()
         more = len(rows) > page.limit
         rows = rows[: page.limit]
-        return Page([parse(r) for r in rows], common.encode_cursor(rows[-1].seq) if more else None)
+        return Page([parse(r) for r in rows], encode_cursor(rows[-1].seq) if more else None)
 
     def _records(self, kind: str, where: list[sa.ColumnElement[bool]], page: PageRequest | None) -> Page[Any]:
         return self._page(schema.TABLES[kind], where, page, lambda r: schema.from_row(kind, r))

@@ -7,10 +7,10 @@ from typing import Protocol
 
 import numpy as np
 
-from solver.greedy import Guide
+from solver.guide import Guide
 from solver.index import Index
-from solver.ledger import Ledger
 from solver.metrics import attainments, demand_by_category, fairness
+from solver.placements import PlacementBook
 
 
 @dataclass(frozen=True)
@@ -25,28 +25,28 @@ class Context:
     def build(cls, index: Index, alone: np.ndarray) -> Context:
         return cls(index, alone, demand_by_category(index, alone))
 
-    def work_by_category(self, ledger: Ledger) -> np.ndarray:
+    def work_by_category(self, book: PlacementBook) -> np.ndarray:
         idx = self.index
-        placed = np.fromiter(ledger.placed, dtype=np.int64, count=len(ledger.placed))
+        placed = np.fromiter(book.placed, dtype=np.int64, count=len(book.placed))
         return np.bincount(idx.category[placed], weights=idx.work[placed], minlength=len(idx.categories))
 
-    def value(self, ledger: Ledger) -> float:
-        placed = np.fromiter(ledger.placed, dtype=np.int64, count=len(ledger.placed))
+    def value(self, book: PlacementBook) -> float:
+        placed = np.fromiter(book.placed, dtype=np.int64, count=len(book.placed))
         return float((self.index.merit[placed] * self.index.work[placed]).sum())
 
-    def fairness(self, ledger: Ledger) -> tuple[float, float]:
-        return fairness(attainments(self.index, self.work_by_category(ledger), self.demand))
+    def fairness(self, book: PlacementBook) -> tuple[float, float]:
+        return fairness(attainments(self.index, self.work_by_category(book), self.demand))
 
 
 class Policy(Protocol):
     name: str
 
-    def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
+    def first_plan(self, ctx: Context, guide: Guide | None = None, start: PlacementBook | None = None) -> PlacementBook:
         """A complete valid plan, fast: the greedy this policy trusts, in ``guide``'s order if given,
         adding to ``start`` (which it changes) if given."""
         ...
 
-    def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
+    def score(self, ctx: Context, book: PlacementBook) -> tuple[float, ...]:
         """Lexicographic, higher is better; the search keeps a move only if this does not drop."""
         ...
 

@@ -30,9 +30,10 @@ import heapq
 
 import numpy as np
 
-from solver.greedy import Guide, merit_order, place_in_order
-from solver.ledger import Ledger, pinned
+from solver.greedy import merit_order, place_in_order
+from solver.guide import Guide
 from solver.metrics import attainments, fairness
+from solver.placements import PlacementBook, pinned
 from solver.policies.base import Context
 
 EPSILON = 0.01
@@ -41,10 +42,10 @@ EPSILON = 0.01
 class FairPolicy:
     name = "fair"
 
-    def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
+    def first_plan(self, ctx: Context, guide: Guide | None = None, start: PlacementBook | None = None) -> PlacementBook:
         idx = ctx.index
-        ledger = start or pinned(idx)
-        done = ctx.work_by_category(ledger)
+        book = start or pinned(idx)
+        done = ctx.work_by_category(book)
         queues: dict[int, list[int]] = {}
         for r in merit_order(idx) if guide is None else guide.order:
             if ctx.alone[r]:
@@ -60,20 +61,20 @@ class FairPolicy:
             while cursor[c] < len(queue):
                 r = queue[cursor[c]]
                 cursor[c] += 1
-                if r in ledger.placed:
+                if r in book.placed:
                     continue
-                p = ledger.earliest(r, None if guide is None else guide.cost(r))
+                p = book.earliest(r, None if guide is None else guide.cost(r))
                 if p is not None:
-                    ledger.place(r, p)
+                    book.place(r, p)
                     work[c] += float(idx.work[r])
                     break
             if cursor[c] < len(queue):
                 heapq.heappush(heap, (work[c] / float(idx.share[c]), c))
         leftovers = [r for c in sorted(queues) if idx.share[c] == 0 for r in queues[c]]
-        return place_in_order(ledger, leftovers, guide)
+        return place_in_order(book, leftovers, guide)
 
-    def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
-        return self.score_of(ctx, ctx.work_by_category(ledger), ctx.value(ledger))
+    def score(self, ctx: Context, book: PlacementBook) -> tuple[float, ...]:
+        return self.score_of(ctx, ctx.work_by_category(book), ctx.value(book))
 
     def score_of(self, ctx: Context, work_by_category: np.ndarray, value: float) -> tuple[float, ...]:
         min_att, _ = fairness(attainments(ctx.index, work_by_category, ctx.demand))

@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from solver.greedy import Guide, merit_order, place_in_order
-from solver.ledger import Ledger, pinned
+from solver.greedy import merit_order, place_in_order
+from solver.guide import Guide
+from solver.placements import PlacementBook, pinned
 from solver.policies.base import Context
 
 
 class ValuePolicy:
     name = "value"
 
-    def first_plan(self, ctx: Context, guide: Guide | None = None, start: Ledger | None = None) -> Ledger:
+    def first_plan(self, ctx: Context, guide: Guide | None = None, start: PlacementBook | None = None) -> PlacementBook:
         order = merit_order(ctx.index) if guide is None else guide.order
         return place_in_order(start or pinned(ctx.index), order, guide)
 
-    def score(self, ctx: Context, ledger: Ledger) -> tuple[float, ...]:
-        return self.score_of(ctx, ctx.work_by_category(ledger), ctx.value(ledger))
+    def score(self, ctx: Context, book: PlacementBook) -> tuple[float, ...]:
+        return self.score_of(ctx, ctx.work_by_category(book), ctx.value(book))
 
     def score_of(self, ctx: Context, work_by_category: np.ndarray, value: float) -> tuple[float, ...]:
         return (value,)

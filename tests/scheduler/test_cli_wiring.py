@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.cli import COMMANDS, build_parser
-from solver.policies import POLICIES
+from solver.policies import DEFAULT, POLICIES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,6 +80,7 @@ def test_policy_choices_are_the_solvers_policies(command: tuple[str, ...], capsy
     parser = leaves(build_parser())[command]
     policy = next(a for a in parser._actions if a.dest == "policy")
     assert list(policy.choices or ()) == sorted(POLICIES)
+    assert policy.default == DEFAULT
     assert "{" + ",".join(sorted(POLICIES)) + "}" in parser.format_help()
     with pytest.raises(SystemExit) as exit_:
         parser.parse_args(["--policy", "no-such-policy"])

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from simulations.metrics import acceptance, gini, jain, lorenz, sci, top_share, waiting_hours
+from simulations.metrics import acceptance, gini, jain, lorenz, top_share, waiting_hours
 from simulations.records import Outcome, Status
 from simulations.runner import co2_kg
-from simulations.scenario import SciSpec
+from solver.sci import SciSpec, sci
 
 
 def outcome(id: str, status: Status, *, org: str = "a", arrival: int = 0, start: int = -1, gpu_hours: float = 0.0

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 
 from solver.greedy import baseline
 from solver.index import compile_problem
-from solver.ledger import Ledger, Placement
 from solver.metrics import fairness, water_fill
 from solver.metrics import fits_alone as solver_fits_alone
+from solver.placements import Placement, PlacementBook
 from solver.plan import Metrics, Plan
-from solver.policies import Context
+from solver.policies import Context, get
 from solver.problem import Problem, Request
 from solver.search import decode
 from solver.verify import verify
@@ -36,7 +36,7 @@ def metrics_of(problem: Problem, placements: dict[str, Spot]) -> Metrics:
 
 def plan_of(problem: Problem, placements: dict[str, Spot]) -> Plan:
     index = compile_problem(problem)
-    ledger = Ledger(index)
+    book = PlacementBook(index)
     for rid, (cluster, gpu_type, start) in placements.items():
         r = index.req_ids.index(rid)
         [k] = [
@@ -44,9 +44,9 @@ def plan_of(problem: Problem, placements: dict[str, Spot]) -> Plan:
             for k, o in enumerate(index.options[r])
             if index.cluster_ids[o.cluster] == cluster and index.pool_type[o.pool] == gpu_type
         ]
-        assert ledger.fits_at(r, k, start), f"{rid} does not fit at {cluster}/{gpu_type}/{start}"
-        ledger.place(r, Placement(k, start))
-    plan = decode(Context.build(index, solver_fits_alone(index)), ledger, "value")
+        assert book.fits_at(r, k, start), f"{rid} does not fit at {cluster}/{gpu_type}/{start}"
+        book.place(r, Placement(k, start))
+    plan = decode(Context.build(index, solver_fits_alone(index)), book, get("value"))
     assert verify(problem, plan) == []
     return plan
 
@@ -286,7 +286,7 @@ def _water_fill_by_bisection(total: float, shares: list[float], demands: list[fl
 @given(problems(max_requests=16, max_clusters=3, max_slots=24))
 def test_metrics_match_an_independent_recomputation(problem: Problem) -> None:
     index = compile_problem(problem)
-    plan = decode(Context.build(index, solver_fits_alone(index)), baseline(index, "fifo"), "fair")
+    plan = decode(Context.build(index, solver_fits_alone(index)), baseline(index, "fifo"), get("fair"))
     m = plan.metrics
     h = problem.horizon.slot_hours
     by_id = {r.id: r for r in problem.requests}

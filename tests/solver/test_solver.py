@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from solver.files import dumps, load_plan, load_problem
 from solver.greedy import baseline
 from solver.index import compile_problem
-from solver.ledger import PinsDoNotFit
 from solver.metrics import fits_alone
 from solver.params import SolveParams
+from solver.placements import PinsDoNotFit
 from solver.plan import Assignment, Plan, Progress
-from solver.policies import Context
+from solver.policies import NAMES, Context, get
 from solver.problem import Cluster, Problem, Request
 from solver.search import decode, solve
 from solver.verify import verify
@@ -101,7 +101,7 @@ def check_figures(problem: Problem, plan: Plan) -> None:
 @PROPERTY
 @given(problems(max_requests=20, max_clusters=3, max_slots=24))
 def test_every_plan_is_valid_and_its_figures_are_true(problem: Problem) -> None:
-    for policy in ("fair", "value"):
+    for policy in NAMES:
         plan = solve(problem, policy, PARAMS)
         check_figures(problem, plan)
         assert plan.solver.policy == policy
@@ -170,7 +170,7 @@ Option = tuple[Cluster, str, int, int]  # cluster, GPU type, start, end
 
 
 class Usage:
-    """What a partial placement uses, slot by slot: deliberately naive and separate from the solver's ledger."""
+    """What a partial placement uses, slot by slot: deliberately naive and separate from the solver's book."""
 
     def __init__(self, problem: Problem) -> None:
         self.p = problem
@@ -268,7 +268,7 @@ def test_value_policy_reaches_the_brute_force_optimum_on_tiny_problems(problem: 
 @given(tiny_contended(energy=True))
 def test_the_bound_is_never_below_the_brute_force_optimum(problem: Problem) -> None:
     best = brute_force_value(problem)
-    for policy in ("value", "fair"):
+    for policy in NAMES:
         plan = solve(problem, policy, PARAMS)
         assert verify(problem, plan) == []
         assert plan.solver.bound >= best - 1e-6
@@ -351,7 +351,7 @@ def pinned_world(*pins: dict[str, Any], **kw: Any) -> Problem:
     return Problem.model_validate({**base.model_dump(), "pins": list(pins)})
 
 
-@pytest.mark.parametrize("policy", ["value", "fair"])
+@pytest.mark.parametrize("policy", NAMES)
 def test_a_pin_is_kept_and_the_rest_is_planned_around_it(policy: str) -> None:
     """Unpinned, all three run (hi and mid before slot 6, lo after); pinning lo at slot 2 leaves no
     three free slots before 6, so hi and mid go, and their reason says the capacity is taken."""
@@ -596,7 +596,7 @@ def test_fair_policy_lifts_the_starved_category_at_little_cost_in_value() -> Non
 
 def baseline_plan(problem: Problem, name: str) -> Plan:
     index = compile_problem(problem)
-    return decode(Context.build(index, fits_alone(index)), baseline(index, name), "value")
+    return decode(Context.build(index, fits_alone(index)), baseline(index, name), get("value"))
 
 
 @PROPERTY
@@ -612,7 +612,7 @@ def test_baselines_are_valid_and_the_solver_beats_the_merit_queue(problem: Probl
 # 7. A plan returned at a tiny time limit is still valid ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", ["fair", "value"])
+@pytest.mark.parametrize("policy", NAMES)
 def test_a_plan_cut_short_at_50_ms_is_still_valid(policy: str) -> None:
     problem = load_problem(EXAMPLE)
     plan = solve(problem, policy, SolveParams(time_limit_s=0.05, workers=1, seed=0, deterministic=True))
@@ -630,7 +630,7 @@ def twin_sites(de: float | list[float], fr: float | list[float]) -> list[dict[st
     ]
 
 
-@pytest.mark.parametrize("policy", ["fair", "value"])
+@pytest.mark.parametrize("policy", NAMES)
 def test_the_job_goes_to_the_low_carbon_site(policy: str) -> None:
     problem = world(req("job"), jsc={"gpus": {"H100": 0}}, extra=twin_sites(de=380.0, fr=55.0))
     plan = solve(problem, policy, PARAMS)
@@ -638,7 +638,7 @@ def test_the_job_goes_to_the_low_carbon_site(policy: str) -> None:
     assert placed(plan, "job").cluster == "site-fr"
 
 
-@pytest.mark.parametrize("policy", ["fair", "value"])
+@pytest.mark.parametrize("policy", NAMES)
 def test_the_job_runs_in_the_low_carbon_slots(policy: str) -> None:
     night = [300.0] * 6 + [80.0, 60.0, 70.0] + [300.0] * 3  # slots 6–8 are clean
     problem = world(req("job"), jsc={"gpus": {"H100": 0}}, extra=twin_sites(de=night, fr=night)[:1])

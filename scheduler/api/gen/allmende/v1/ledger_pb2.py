@@ -27,7 +27,7 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as allmende_dot_v1_dot_roun
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61llmende/v1/ledger.proto\x12\x0b\x61llmende.v1\x1a\x18\x61llmende/v1/common.proto\x1a\x18\x61llmende/v1/rounds.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\x1aListPublishedRoundsRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.allmende.v1.PageRequest\"a\n\x1bListPublishedRoundsResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.allmende.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x15GetLedgerEntryRequest\x12\x10\n\x08round_id\x18\x01 \x01(\t\"N\n\x05Share\x12\x11\n\tgpu_hours\x18\x01 \x01(\x01\x12\r\n\x05share\x18\x02 \x01(\x01\x12\x10\n\x08requests\x18\x03 \x01(\x05\x12\x11\n\tallocated\x18\x04 \x01(\x05\"\xd2\x01\n\x10PublicAllocation\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03org\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12\x10\n\x08gpu_type\x18\x06 \x01(\t\x12\x0c\n\x04gpus\x18\x07 \x01(\x05\x12\x12\n\nstart_slot\x18\x08 \x01(\x05\x12\x10\n\x08\x65nd_slot\x18\t \x01(\x05\x12\x12\n\nenergy_kwh\x18\n \x01(\x01\x12\x0e\n\x06\x63o2_kg\x18\x0b \x01(\x01\"\xa2\x05\n\x0bLedgerEntry\x12\x10\n\x08round_id\x18\x01 \x01(\t\x12\x30\n\x0cpublished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07horizon\x18\x03 \x01(\x0b\x32\x14.allmende.v1.Horizon\x12#\n\x06policy\x18\x04 \x01(\x0e\x32\x13.allmende.v1.Policy\x12\x32\n\x0b\x61llocations\x18\x05 \x03(\x0b\x32\x1d.allmende.v1.PublicAllocation\x12=\n\x0b\x62y_category\x18\x06 \x03(\x0b\x32(.allmende.v1.LedgerEntry.ByCategoryEntry\x12\x33\n\x06\x62y_org\x18\x07 \x03(\x0b\x32#.allmende.v1.LedgerEntry.ByOrgEntry\x12\x12\n\nenergy_mwh\x18\x08 \x01(\x01\x12\r\n\x05\x63o2_t\x18\t \x01(\x01\x12N\n\x14rejections_by_reason\x18\n \x03(\x0b\x32\x30.allmende.v1.LedgerEntry.RejectionsByReasonEntry\x12\x16\n\x0emin_attainment\x18\x0b \x01(\x01\x12\x0c\n\x04jain\x18\x0c \x01(\x01\x1a\x45\n\x0f\x42yCategoryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.allmende.v1.Share:\x02\x38\x01\x1a@\n\nByOrgEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.allmende.v1.Share:\x02\x38\x01\x1a\x39\n\x17RejectionsByReasonEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x32\xc9\x01\n\rLedgerService\x12h\n\x13ListPublishedRounds\x12\'.allmende.v1.ListPublishedRoundsRequest\x1a(.allmende.v1.ListPublishedRoundsResponse\x12N\n\x0eGetLedgerEntry\x12\".allmende.v1.GetLedgerEntryRequest\x1a\x18.allmende.v1.LedgerEntryb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61llmende/v1/ledger.proto\x12\x0b\x61llmende.v1\x1a\x18\x61llmende/v1/common.proto\x1a\x18\x61llmende/v1/rounds.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\x1aListPublishedRoundsRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.allmende.v1.PageRequest\"a\n\x1bListPublishedRoundsResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.allmende.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x15GetLedgerEntryRequest\x12\x10\n\x08round_id\x18\x01 \x01(\t\"N\n\x05Share\x12\x11\n\tgpu_hours\x18\x01 \x01(\x01\x12\r\n\x05share\x18\x02 \x01(\x01\x12\x10\n\x08requests\x18\x03 \x01(\x05\x12\x11\n\tallocated\x18\x04 \x01(\x05\"\xca\x02\n\x10PublicAllocation\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03org\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12\x10\n\x08gpu_type\x18\x06 \x01(\t\x12\x0c\n\x04gpus\x18\x07 \x01(\x05\x12\x12\n\nstart_slot\x18\x08 \x01(\x05\x12\x10\n\x08\x65nd_slot\x18\t \x01(\x05\x12\x12\n\nenergy_kwh\x18\n \x01(\x01\x12\x13\n\x06\x63o2_kg\x18\x0b \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rallocation_id\x18\x0c \x01(\t\x12+\n\x05state\x18\r \x01(\x0e\x32\x1c.allmende.v1.AllocationState\x12\"\n\x06\x61\x63tual\x18\x0e \x01(\x0b\x32\x12.allmende.v1.UsageB\t\n\x07_co2_kg\"\xfb\x01\n\x05Usage\x12.\n\nstarted_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tgpu_hours\x18\x03 \x01(\x01\x12\x12\n\nenergy_kwh\x18\x04 \x01(\x01\x12\x15\n\renergy_source\x18\x05 \x01(\t\x12\x13\n\x06\x63o2_kg\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x12sci_g_per_gpu_hour\x18\x07 \x01(\x01H\x01\x88\x01\x01\x42\t\n\x07_co2_kgB\x15\n\x13_sci_g_per_gpu_hour\"t\n\x07\x46igures\x12\r\n\x05items\x18\x01 \x01(\x05\x12\x11\n\tgpu_hours\x18\x02 \x01(\x01\x12\x12\n\nenergy_kwh\x18\x03 \x01(\x01\x12\x13\n\x06\x63o2_kg\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x0b\x63o2_unknown\x18\x05 \x01(\x05\x42\t\n\x07_co2_kg\"\xa9\x01\n\x08\x41\x63\x63ounts\x12%\n\x07planned\x18\x01 \x01(\x0b\x32\x14.allmende.v1.Figures\x12$\n\x06\x61\x63tual\x18\x02 \x01(\x0b\x32\x14.allmende.v1.Figures\x12\x18\n\x0bsci_planned\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nsci_actual\x18\x04 \x01(\x01H\x01\x88\x01\x01\x42\x0e\n\x0c_sci_plannedB\r\n\x0b_sci_actual\"\x8f\x08\n\x0bLedgerEntry\x12\x10\n\x08round_id\x18\x01 \x01(\t\x12\x30\n\x0cpublished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07horizon\x18\x03 \x01(\x0b\x32\x14.allmende.v1.Horizon\x12#\n\x06policy\x18\x04 \x01(\x0e\x32\x13.allmende.v1.Policy\x12\x32\n\x0b\x61llocations\x18\x05 \x03(\x0b\x32\x1d.allmende.v1.PublicAllocation\x12=\n\x0b\x62y_category\x18\x06 \x03(\x0b\x32(.allmende.v1.LedgerEntry.ByCategoryEntry\x12\x33\n\x06\x62y_org\x18\x07 \x03(\x0b\x32#.allmende.v1.LedgerEntry.ByOrgEntry\x12\x12\n\nenergy_mwh\x18\x08 \x01(\x01\x12\x12\n\x05\x63o2_t\x18\t \x01(\x01H\x00\x88\x01\x01\x12N\n\x14rejections_by_reason\x18\n \x03(\x0b\x32\x30.allmende.v1.LedgerEntry.RejectionsByReasonEntry\x12\x16\n\x0emin_attainment\x18\x0b \x01(\x01\x12\x0c\n\x04jain\x18\x0c \x01(\x01\x12\'\n\x08\x61\x63\x63ounts\x18\r \x01(\x0b\x32\x15.allmende.v1.Accounts\x12N\n\x14\x61\x63\x63ounts_by_category\x18\x0e \x03(\x0b\x32\x30.allmende.v1.LedgerEntry.AccountsByCategoryEntry\x12\x44\n\x0f\x61\x63\x63ounts_by_org\x18\x0f \x03(\x0b\x32+.allmende.v1.LedgerEntry.AccountsByOrgEntry\x1a\x45\n\x0f\x42yCategoryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.allmende.v1.Share:\x02\x38\x01\x1a@\n\nByOrgEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.allmende.v1.Share:\x02\x38\x01\x1a\x39\n\x17RejectionsByReasonEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1aP\n\x17\x41\x63\x63ountsByCategoryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.allmende.v1.Accounts:\x02\x38\x01\x1aK\n\x12\x41\x63\x63ountsByOrgEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.allmende.v1.Accounts:\x02\x38\x01\x42\x08\n\x06_co2_t2\xc9\x01\n\rLedgerService\x12h\n\x13ListPublishedRounds\x12\'.allmende.v1.ListPublishedRoundsRequest\x1a(.allmende.v1.ListPublishedRoundsResponse\x12N\n\x0eGetLedgerEntry\x12\".allmende.v1.GetLedgerEntryRequest\x1a\x18.allmende.v1.LedgerEntryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEDGERENTRY_BYORGENTRY']._serialized_options = b'8\001'
   _globals['_LEDGERENTRY_REJECTIONSBYREASONENTRY']._loaded_options = None
   _globals['_LEDGERENTRY_REJECTIONSBYREASONENTRY']._serialized_options = b'8\001'
+  _globals['_LEDGERENTRY_ACCOUNTSBYCATEGORYENTRY']._loaded_options = None
+  _globals['_LEDGERENTRY_ACCOUNTSBYCATEGORYENTRY']._serialized_options = b'8\001'
+  _globals['_LEDGERENTRY_ACCOUNTSBYORGENTRY']._loaded_options = None
+  _globals['_LEDGERENTRY_ACCOUNTSBYORGENTRY']._serialized_options = b'8\001'
   _globals['_LISTPUBLISHEDROUNDSREQUEST']._serialized_start=126
   _globals['_LISTPUBLISHEDROUNDSREQUEST']._serialized_end=194
   _globals['_LISTPUBLISHEDROUNDSRESPONSE']._serialized_start=196
@@ -49,15 +53,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHARE']._serialized_start=338
   _globals['_SHARE']._serialized_end=416
   _globals['_PUBLICALLOCATION']._serialized_start=419
-  _globals['_PUBLICALLOCATION']._serialized_end=629
-  _globals['_LEDGERENTRY']._serialized_start=632
-  _globals['_LEDGERENTRY']._serialized_end=1306
-  _globals['_LEDGERENTRY_BYCATEGORYENTRY']._serialized_start=1112
-  _globals['_LEDGERENTRY_BYCATEGORYENTRY']._serialized_end=1181
-  _globals['_LEDGERENTRY_BYORGENTRY']._serialized_start=1183
-  _globals['_LEDGERENTRY_BYORGENTRY']._serialized_end=1247
-  _globals['_LEDGERENTRY_REJECTIONSBYREASONENTRY']._serialized_start=1249
-  _globals['_LEDGERENTRY_REJECTIONSBYREASONENTRY']._serialized_end=1306
-  _globals['_LEDGERSERVICE']._serialized_start=1309
-  _globals['_LEDGERSERVICE']._serialized_end=1510
+  _globals['_PUBLICALLOCATION']._serialized_end=749
+  _globals['_USAGE']._serialized_start=752
+  _globals['_USAGE']._serialized_end=1003
+  _globals['_FIGURES']._serialized_start=1005
+  _globals['_FIGURES']._serialized_end=1121
+  _globals['_ACCOUNTS']._serialized_start=1124
+  _globals['_ACCOUNTS']._serialized_end=1293
+  _globals['_LEDGERENTRY']._serialized_start=1296
+  _globals['_LEDGERENTRY']._serialized_end=2335
+  _globals['_LEDGERENTRY_BYCATEGORYENTRY']._serialized_start=1972
+  _globals['_LEDGERENTRY_BYCATEGORYENTRY']._serialized_end=2041
+  _globals['_LEDGERENTRY_BYORGENTRY']._serialized_start=2043
+  _globals['_LEDGERENTRY_BYORGENTRY']._serialized_end=2107
+  _globals['_LEDGERENTRY_REJECTIONSBYREASONENTRY']._serialized_start=2109
+  _globals['_LEDGERENTRY_REJECTIONSBYREASONENTRY']._serialized_end=2166
+  _globals['_LEDGERENTRY_ACCOUNTSBYCATEGORYENTRY']._serialized_start=2168
+  _globals['_LEDGERENTRY_ACCOUNTSBYCATEGORYENTRY']._serialized_end=2248
+  _globals['_LEDGERENTRY_ACCOUNTSBYORGENTRY']._serialized_start=2250
+  _globals['_LEDGERENTRY_ACCOUNTSBYORGENTRY']._serialized_end=2325
+  _globals['_LEDGERSERVICE']._serialized_start=2338
+  _globals['_LEDGERSERVICE']._serialized_end=2539
 # @@protoc_insertion_point(module_scope)

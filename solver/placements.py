@@ -1,13 +1,13 @@
-"""What a partial plan has used: free GPUs and power per slot, budgets left.
+"""The placement book: what a partial plan has used (free GPUs and power per slot, budgets left).
 
-The ledger is the one place that answers "where can request r still start?"
+The placement book is the one place that answers "where can request r still start?"
 under every hard rule (capacity, power cap, energy and carbon budgets,
 organisation cap), so the greedy baselines, the neighbourhood search and the
 explanations agree on what fits.
 
 A plan starts from :func:`pinned`: the problem's pins placed and ``fixed``.  A fixed
 request cannot be removed, so no phase of the search can move a pin; the phases that
-re-place jobs walk :meth:`Ledger.movable`.
+re-place jobs walk :meth:`PlacementBook.movable`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def type_groups(index: Index, r: int) -> list[TypeGroup]:
     return groups
 
 
-class Ledger:
+class PlacementBook:
+    """The placements of a partial plan and what they leave: free GPUs, power, budgets, organisation caps."""
+
     def __init__(self, index: Index) -> None:
         self.index = index
         self.free: IntArray = index.pool_cap.copy()
@@ -71,8 +73,8 @@ class Ledger:
         self.fixed: frozenset[int] = frozenset()
         self._groups: dict[int, list[TypeGroup]] = {}
 
-    def copy(self) -> Ledger:
-        other = Ledger.__new__(Ledger)
+    def copy(self) -> PlacementBook:
+        other = PlacementBook.__new__(PlacementBook)
         other.index = self.index
         other.fixed = self.fixed
         other.free, other.power, other.org_left = self.free.copy(), self.power.copy(), self.org_left.copy()
@@ -174,16 +176,16 @@ class PinsDoNotFit(ValueError):
     """The pins together break a hard rule; the message names the first pin that does not fit."""
 
 
-def pinned(index: Index) -> Ledger:
+def pinned(index: Index) -> PlacementBook:
     """An empty plan but for the problem's pins, which it keeps."""
-    ledger = Ledger(index)
+    book = PlacementBook(index)
     for r, (k, start) in sorted(index.pins.items(), key=lambda item: index.req_ids[item[0]]):
-        if not ledger.fits_at(r, k, start):
+        if not book.fits_at(r, k, start):
             o = index.options[r][k]
             raise PinsDoNotFit(
                 f"pin of {index.req_ids[r]} on {index.cluster_ids[o.cluster]}/{index.pool_type[o.pool]} at slot "
                 f"{start} does not fit beside the pins before it (capacity, power cap, budgets or organisation cap)"
             )
-        ledger.place(r, Placement(k, start))
-    ledger.fixed = frozenset(index.pins)
-    return ledger
+        book.place(r, Placement(k, start))
+    book.fixed = frozenset(index.pins)
+    return book

@@ -1,77 +1,16 @@
-"""Rules shared by every store: compare-and-set checks, audit entries, cursors and token hashing.
-
-Implementations differ in how they keep records, not in what a write means, so each rule lives here
-once and both the fake and the SQL store call it.
-"""
+"""Bearer tokens: issued with 256 random bits of secret, kept only as a salted hash, checked in constant time."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import Any
 
-from scheduler.domain import Change, IssuedToken, RequestRecord, RequestSpec, Role, TokenRecord, new_id
-from scheduler.errors import Conflict, InvalidInput, Unauthenticated
-from scheduler.states import Kind, transition
+from scheduler.domain import Change, IssuedToken, Role, TokenRecord, new_id
+from scheduler.errors import InvalidInput, Unauthenticated
 
 TOKEN_PREFIX = "alm_"
-
-
-def check_update(kind: Kind, id: str, stored_state: str, stored_version: int, new_state: str, version: int) -> None:
-    """Raise before writing anything: ``Conflict`` if the caller read another version, or ``InvalidTransition``."""
-    if stored_version != version:
-        raise Conflict(f"{kind} {id!r} is at version {stored_version}, not {version}: re-read and retry")
-    if new_state != stored_state:
-        transition(kind, stored_state, new_state)
-
-
-def audit_row(subject: str, by: Change, before: str | None, after: str | None) -> dict[str, Any]:
-    """The columns of one audit entry, without ``seq`` (the store assigns it)."""
-    return {
-        "at": by.at,
-        "actor": by.actor,
-        "role": by.role.value,
-        "action": by.action,
-        "subject": subject,
-        "reason": by.reason,
-        "before": before,
-        "after": after,
-    }
-
-
-def new_request(spec: RequestSpec, id: str, by: Change) -> RequestRecord:
-    return RequestRecord(**spec.model_dump(), id=id, submitted_at=by.at, updated_at=by.at)
-
-
-def same_submission(stored: RequestRecord, spec: RequestSpec) -> RequestRecord:
-    """Idempotent replay: the stored request if the content matches, else ``Conflict``."""
-    if stored.spec() != spec:
-        raise Conflict(
-            f"idempotency key {spec.idempotency_key!r} of {spec.org!r} was used for request {stored.id!r} "
-            "with different content"
-        )
-    return stored
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The last ``seq`` already returned (0 for the first page); a forged cursor is bad input."""
-    if not cursor:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "seq":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidInput("page.cursor", "not a cursor this service returned") from e
 
 
 def hash_secret(salt: str, secret: str) -> str:

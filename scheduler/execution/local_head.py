@@ -1,0 +1,108 @@
+"""The Ray head that ``allmende serve --execute local`` runs its jobs on: started here, or one that exists.
+
+A started head gets free ports, a fresh temp dir, the dashboard (the Jobs API lives there), as many
+logical GPUs as the registered clusters have (or ``local_ray_gpus``), and a custom resource
+``cluster:<id>`` per cluster holding that cluster's GPUs, so a job asks for its cluster by name.
+``ray start`` runs in a new session, so stopping the head stops exactly its process group and never
+another Ray on the machine (``ray stop`` would stop them all).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scheduler.domain import ClusterRecord
+
+START_TIMEOUT_S = 120
+GRACE_S = 5.0
+
+
+@dataclass
+class LocalHead:
+    """A Ray head's dashboard URL; ``pgid`` and ``temp_dir`` only when this process started it."""
+
+    dashboard_url: str
+    pgid: int | None = None
+    temp_dir: str | None = None
+
+    def stop(self) -> None:
+        """Stop a head this process started (SIGTERM to its group, SIGKILL after a grace); a reused one stays."""
+        if self.pgid is not None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.pgid, sig)
+                except ProcessLookupError:
+                    break
+                deadline = time.monotonic() + GRACE_S
+                while _alive(self.pgid) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                if not _alive(self.pgid):
+                    break
+            self.pgid = None
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
+
+
+def resources(clusters: Iterable[ClusterRecord]) -> dict[str, float]:
+    """The custom resources of the head: ``cluster:<id>`` = that cluster's GPUs."""
+    return {f"cluster:{c.id}": float(sum(c.gpus.values())) for c in clusters}
+
+
+def start(clusters: Iterable[ClusterRecord], gpus: int | None = None, address: str | None = None) -> LocalHead:
+    """Reuse the head at ``address`` (a dashboard URL), or start one for ``clusters``."""
+    if address:
+        return LocalHead(address)
+    clusters = list(clusters)
+    ray = Path(sys.executable).with_name("ray")
+    if not ray.exists():
+        raise RuntimeError("--execute local needs Ray: pip install 'allmende[ray]'")
+    temp = tempfile.mkdtemp(prefix="allmende-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    port, dashboard = _free_port(), _free_port()
+    total = gpus if gpus is not None else sum(sum(c.gpus.values()) for c in clusters)
+    cmd = [str(ray), "start", "--head", "--port", str(port), "--temp-dir", temp, "--node-ip-address", "127.0.0.1",
+           "--include-dashboard=true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+           "--num-gpus", str(total), "--resources", json.dumps(resources(clusters)), "--disable-usage-stats"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"})
+    head = LocalHead(f"http://127.0.0.1:{dashboard}", proc.pid, temp)
+    try:
+        out, _ = proc.communicate(timeout=START_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        head.stop()
+        raise RuntimeError(f"ray start did not finish within {START_TIMEOUT_S}s") from None
+    if proc.returncode != 0:
+        head.stop()
+        raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode(errors='replace')[-2000:]}")
+    return head
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _alive(pgid: int) -> bool:
+    """Whether any live (not zombie) process remains in group ``pgid``, read from /proc."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                return True
+    return False
