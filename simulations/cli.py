@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scheduler.cli import EXIT_BAD_INPUT, EXIT_OK
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
 
 console = Console(stderr=True)
 DEFAULT_OUT = Path("sim-runs")

@@ -1,8 +1,15 @@
-"""The ``allmende`` command line.
+"""The ``allmende`` command line: one table of command modules, each registering its own subcommands.
 
-Each command family lives in its own module and registers its subcommands; this
-module only collects them.  Exit codes: 0 success, 1 a check failed (for example
-``verify`` found violations), 2 bad input.
+A command module exposes ``register(sub)``, which adds its parsers to the top-level subparsers and binds each to a
+handler; adding a command group is one new module and one line in :data:`COMMANDS`.  Handlers return the codes of
+:mod:`scheduler.cli.exitcodes`.
+
+Why the simulation commands are named here and not the other way round: the ``allmende`` command is the composition
+root of the whole project, so it may sit above every package, ``simulations`` included.  The arrows stay one way
+(``simulations -> scheduler``) because ``simulations.cli`` imports only :mod:`scheduler.cli.exitcodes`, a module with
+no imports, and this module imports no command module until :func:`build_parser` runs.  Loading
+``simulations.cli`` therefore never loads a command of ours, and loading ``scheduler.cli`` never loads
+``simulations``.
 """
 
 from __future__ import annotations
@@ -12,20 +19,24 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# Modules that define ``register(subparsers)``; heavy dependencies are imported lazily inside them.
-COMMAND_MODULES = [
-    "scheduler.cli.core",
-    "scheduler.cli.service",
-    "simulations.cli",
-]
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# In the order of ``allmende --help``.  Heavy dependencies are imported lazily inside each module's handlers.
+COMMANDS: tuple[str, ...] = (
+    "scheduler.cli.core",  # solve, verify, explain, schema, demo: offline, on files
+    "scheduler.cli.serve",  # serve
+    "scheduler.cli.tokens",  # token create|list|revoke, straight on the database
+    "scheduler.cli.clusters",  # cluster register|report|list|show
+    "scheduler.cli.requests",  # request submit|list|show|amend|withdraw
+    "scheduler.cli.rounds",  # round open|run|show|list|explain
+    "scheduler.cli.review",  # review approve|reject|pin
+    "scheduler.cli.ledger",  # publish, ledger, audit, replay
+    "simulations.cli",  # simulate, sweep
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="allmende", description="Fair, energy-capped allocation of public GPUs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMANDS:
         importlib.import_module(name).register(sub)
     return parser
 

@@ -18,19 +18,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scheduler.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from scheduler.cli.policy import add_policy_option
 
 console = Console()
 err = Console(stderr=True)
 
 
 def register(sub: Any) -> None:
-    from solver import policies
-
     p = sub.add_parser("solve", help="solve a problem file into a plan")
     p.add_argument("problem")
     p.add_argument("--out", help="plan file to write (.json or .yaml); printed to stdout if omitted")
-    p.add_argument("--policy", default=policies.DEFAULT, choices=policies.NAMES)
+    add_policy_option(p)
     p.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)

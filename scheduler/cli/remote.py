@@ -1,6 +1,6 @@
 """The CLI's side of the wire: a channel with the bearer token, the stubs, and readable gRPC errors.
 
-Imported lazily by :mod:`scheduler.cli.service`, so offline commands never load gRPC.
+Imported lazily by the client commands (see :mod:`scheduler.cli.client`), so offline commands never load gRPC.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from scheduler.api.gen.allmende.v1 import (
     rounds_pb2_grpc,
 )
 from scheduler.api.status import FIELD_KEY
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED
 
 T = TypeVar("T")
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -36,7 +37,7 @@ SPEC_FIELDS = {f.name for f in requests_pb2.RequestSpec.DESCRIPTOR.fields}
 class CliError(Exception):
     """A failure to report on one line; ``code`` is the exit code."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
 
@@ -79,7 +80,7 @@ def rpc_error(exc: grpc.RpcError) -> CliError:
     detail: str = exc.details() or ""
     field = dict(exc.trailing_metadata() or ()).get(FIELD_KEY)
     where = f" (field {field})" if field and field not in detail else ""
-    exit_code = 2 if code == grpc.StatusCode.INVALID_ARGUMENT else 1
+    exit_code = EXIT_BAD_INPUT if code == grpc.StatusCode.INVALID_ARGUMENT else EXIT_FAILED
     return CliError(f"{code.name}: {detail}{where}", exit_code)
 
 
@@ -104,7 +105,7 @@ def timestamp(text: str) -> Timestamp:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CliError(f"not an ISO 8601 time: {text!r}", 2) from None
+        raise CliError(f"not an ISO 8601 time: {text!r}", EXIT_BAD_INPUT) from None
     out = Timestamp()
     out.FromDatetime(when if when.tzinfo else when.replace(tzinfo=UTC))
     return out
@@ -121,10 +122,10 @@ def load_specs(path: str) -> list[tuple[str, requests_pb2.RequestSpec]]:
         text = Path(path).read_text(encoding="utf-8")
         data = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as exc:
-        raise CliError(f"{path}: {exc}", 2) from None
+        raise CliError(f"{path}: {exc}", EXIT_BAD_INPUT) from None
     items = data.get("requests") if isinstance(data, dict) and "requests" in data else [data]
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise CliError(f"{path}: expected a request or 'requests: [...]'", 2)
+        raise CliError(f"{path}: expected a request or 'requests: [...]'", EXIT_BAD_INPUT)
     out = []
     for i, item in enumerate(items):
         item = dict(item)
@@ -135,10 +136,10 @@ def load_specs(path: str) -> list[tuple[str, requests_pb2.RequestSpec]]:
         item.pop("id", None)
         unknown = sorted(set(item) - SPEC_FIELDS)
         if unknown:
-            raise CliError(f"{path}: request {i}: unknown field(s) {', '.join(unknown)}", 2)
+            raise CliError(f"{path}: request {i}: unknown field(s) {', '.join(unknown)}", EXIT_BAD_INPUT)
         try:
             spec = json_format.ParseDict(item, requests_pb2.RequestSpec())
         except json_format.ParseError as exc:
-            raise CliError(f"{path}: request {i}: {exc}", 2) from None
+            raise CliError(f"{path}: request {i}: {exc}", EXIT_BAD_INPUT) from None
         out.append((key, spec))
     return out

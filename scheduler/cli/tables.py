@@ -1,4 +1,4 @@
-"""Rich tables for the service commands: one renderer per kind of record, fed with proto messages."""
+"""Rich tables for the client and token commands: one renderer per kind of record, fed with proto messages."""
 
 from __future__ import annotations
 

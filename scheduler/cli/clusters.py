@@ -1,0 +1,134 @@
+"""``allmende cluster register|report|list|show``: clusters, their inventory and their heartbeats."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from scheduler.cli import tables
+from scheduler.cli.client import command, group
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
+
+if TYPE_CHECKING:
+    from scheduler.cli.remote import Remote
+
+err = Console(stderr=True)
+
+
+def register(sub: Any) -> None:
+    cluster = group(sub, "cluster", "register clusters and report their inventory")
+    p = command(cluster, "register", "register a cluster (or update its description)", register_cluster)
+    p.add_argument("cluster_id")
+    p.add_argument("--country", required=True)
+    p.add_argument("--operator", default="")
+    p.add_argument("--gpu", action="append", required=True, metavar="TYPE:COUNT:WATTS[:MEMORY_GB]")
+    p.add_argument("--power-cap-kw", type=float)
+    p.add_argument("--pue", type=float, default=1.0)
+    p = command(cluster, "report", "send inventory and heartbeats on one stream", report)
+    p.add_argument("cluster_id")
+    p.add_argument("--gpus", action="append", default=[], metavar="TYPE=COUNT")
+    p.add_argument("--withdraw", action="append", default=[], metavar="TYPE:GPUS:START/END")
+    p.add_argument("--carbon", help="gCO2e/kWh per step, comma-separated")
+    p.add_argument("--carbon-start", help="ISO time of the first carbon step")
+    p.add_argument("--carbon-step", type=int, default=60, help="minutes per carbon step")
+    p.add_argument("--heartbeats", type=int, default=0, help="heartbeats to send after the inventory")
+    p.add_argument("--every", type=float, default=10.0, help="seconds between heartbeats")
+    p = command(cluster, "list", "list clusters", list_clusters)
+    p.add_argument("--state", choices=["active", "stale", "retired"])
+    p = command(cluster, "show", "one cluster", show)
+    p.add_argument("cluster_id")
+
+
+def register_cluster(remote: Remote, args: argparse.Namespace) -> int:
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+
+    msg = inv.RegisterClusterRequest(cluster_id=args.cluster_id, operator=args.operator, country=args.country,
+                                     gpus=[_pool(text) for text in args.gpu], pue=args.pue)
+    if args.power_cap_kw is not None:
+        msg.power_cap_kw = args.power_cap_kw
+    tables.clusters([remote.call(remote.inventory.RegisterCluster, msg)])
+    return EXIT_OK
+
+
+def _pool(text: str) -> Any:
+    """``--gpu TYPE:COUNT:WATTS[:MEMORY_GB]`` as a GpuPool message."""
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.cli.remote import CliError
+
+    parts = text.split(":")
+    try:
+        gpu_type, count, watts = parts[0], int(parts[1]), float(parts[2])
+        memory = float(parts[3]) if len(parts) > 3 else 0.0
+    except (IndexError, ValueError):
+        raise CliError(f"--gpu {text!r}: expected TYPE:COUNT:WATTS[:MEMORY_GB]", EXIT_BAD_INPUT) from None
+    return inv.GpuPool(gpu_type=gpu_type, count=count, tdp_watts=watts, memory_gb=memory)
+
+
+def report(remote: Remote, args: argparse.Namespace) -> int:
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+
+    first = _first_report(args)
+
+    def stream() -> Iterator[Any]:
+        yield first
+        for _ in range(args.heartbeats):
+            time.sleep(args.every)
+            yield inv.InventoryReport(cluster_id=args.cluster_id, heartbeat=inv.Heartbeat())
+
+    answer = remote.call(remote.inventory.ReportInventory, stream())
+    err.print(f"{answer.reports} report(s) accepted")
+    tables.clusters([answer.cluster])
+    return EXIT_OK
+
+
+def _first_report(args: argparse.Namespace) -> Any:
+    """The inventory given by ``--gpus``, ``--withdraw`` and ``--carbon``, or a heartbeat when none is given."""
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.cli.remote import CliError, timestamp
+
+    report = inv.InventoryReport(cluster_id=args.cluster_id)
+    if not (args.gpus or args.withdraw or args.carbon):
+        report.heartbeat.SetInParent()
+        return report
+    try:
+        gpus = {k: int(v) for k, v in (g.split("=", 1) for g in args.gpus)}
+        windows = [inv.WithdrawnWindow(gpu_type=t, gpus=int(n), start=timestamp(a), end=timestamp(b))
+                   for t, n, a, b in (_window(w) for w in args.withdraw)]
+    except ValueError:
+        raise CliError("expected --gpus TYPE=COUNT and --withdraw TYPE:GPUS:START/END (ISO times)",
+                       EXIT_BAD_INPUT) from None
+    report.inventory.CopyFrom(inv.Inventory(gpus=gpus, withdrawn=windows))
+    if args.carbon:
+        if not args.carbon_start:
+            raise CliError("--carbon needs --carbon-start", EXIT_BAD_INPUT)
+        report.inventory.carbon.CopyFrom(inv.CarbonForecast(
+            start=timestamp(args.carbon_start), step_minutes=args.carbon_step,
+            g_per_kwh=[float(v) for v in args.carbon.split(",")]))
+    return report
+
+
+def _window(text: str) -> tuple[str, str, str, str]:
+    gpu_type, gpus, span = text.split(":", 2)
+    start, end = span.split("/")
+    return gpu_type, gpus, start, end
+
+
+def list_clusters(remote: Remote, args: argparse.Namespace) -> int:
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+
+    state = f"CLUSTER_STATE_{args.state.upper()}" if args.state else "CLUSTER_STATE_UNSPECIFIED"
+    found = tables.pages(lambda token: remote.call(remote.inventory.ListClusters, inv.ListClustersRequest(
+        state=state, page={"page_token": token, "page_size": 500})), "clusters")
+    tables.clusters(found)
+    return EXIT_OK
+
+
+def show(remote: Remote, args: argparse.Namespace) -> int:
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+
+    tables.clusters([remote.call(remote.inventory.GetCluster, inv.GetClusterRequest(cluster_id=args.cluster_id))])
+    return EXIT_OK

@@ -1,0 +1,123 @@
+"""``allmende token create|list|revoke``: bearer tokens, managed straight on the server's database.
+
+Not over gRPC: the first operator token must exist before anyone can call the server, so these commands run on the
+server's host with its ``--db`` (or ``ALLMENDE_DATABASE_URL``).  A revoked token is refused by running servers
+within their ``token_cache_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from scheduler.cli import tables
+from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
+
+if TYPE_CHECKING:
+    from scheduler.domain import Change
+
+console = Console()
+err = Console(stderr=True)
+
+
+def register(sub: Any) -> None:
+    token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="token_command", required=True)
+    p = token.add_parser("create", help="create a token in the database and print it once")
+    p.add_argument("--role", required=True, choices=["applicant", "operator", "cluster-agent", "analyst"])
+    p.add_argument("--org", help="the applicant's organisation")
+    p.add_argument("--cluster", help="the cluster agent's cluster")
+    p.add_argument("--name", default="")
+    p.add_argument("--db", dest="database_url")
+    p.set_defaults(func=cmd_create)
+    p = token.add_parser("list", help="list the tokens in the database (never their secrets)")
+    p.add_argument("--db", dest="database_url")
+    p.set_defaults(func=cmd_list)
+    p = token.add_parser("revoke", help="revoke a token; running servers refuse it within their token_cache_s (10 s)")
+    p.add_argument("token_id")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--db", dest="database_url")
+    p.set_defaults(func=cmd_revoke)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from scheduler.domain import Role
+    from scheduler.errors import DomainError
+
+    store = _open_store(args)
+    if store is None:
+        return EXIT_BAD_INPUT
+    by = _change("create_token", args.name)
+    try:
+        issued = store.write(lambda t: t.create_token(Role(args.role), by=by, org=args.org, cluster=args.cluster,
+                                                      name=args.name))
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return EXIT_BAD_INPUT
+    finally:
+        store.close()
+    err.print(f"token {issued.record.id} ({issued.record.role}); shown once, keep it secret:")
+    console.print(issued.bearer, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from scheduler.store import PageRequest
+
+    store = _open_store(args)
+    if store is None:
+        return EXIT_BAD_INPUT
+    try:
+        found, cursor = [], None
+        while True:
+            request = PageRequest(limit=500, cursor=cursor)
+            page = store.read(lambda r, request=request: r.list_tokens(request))
+            found += page.items
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    finally:
+        store.close()
+    tables.tokens(found)
+    return EXIT_OK
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from scheduler.errors import DomainError
+
+    store = _open_store(args)
+    if store is None:
+        return EXIT_BAD_INPUT
+    by = _change("revoke_token", args.reason)
+    try:
+        record = store.write(lambda t: t.revoke_token(args.token_id, by))
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return EXIT_BAD_INPUT
+    finally:
+        store.close()
+    err.print(f"token {record.id} ({record.role}) revoked at {record.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
+              "running servers refuse it within their token_cache_s (default 10 s)")
+    return EXIT_OK
+
+
+def _open_store(args: argparse.Namespace) -> Any:
+    """The server's database, or None (and the reason on stderr) when its URL does not validate."""
+    from scheduler.settings import SettingsError, load
+    from scheduler.store import open_store
+
+    try:
+        return open_store(load({"database_url": args.database_url}).database_url)
+    except SettingsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return None
+
+
+def _change(action: str, reason: str) -> Change:
+    """The audit record of a token change made on the host: actor ``cli``, role system."""
+    from datetime import UTC, datetime
+
+    from scheduler.domain import Change, Role
+
+    return Change(actor="cli", role=Role.SYSTEM, at=datetime.now(UTC), action=action, reason=reason)
