@@ -56,6 +56,15 @@ class Settings(BaseModel):
     retry_backoff_s: Annotated[float, Field(ge=0)] = 5.0  # doubled after each failed submit
     pending_timeout_s: Annotated[float, Field(gt=0)] = 600.0  # a job queued longer is stopped and failed
     stop_grace_s: Annotated[float, Field(ge=0)] = 60.0  # a job alive this long past its window is stopped
+    # accounting: the share of board power a GPU draws where its cluster reports no measured power
+    gpu_utilisation: Annotated[float, Field(gt=0, le=1)] = 0.7
+    # RayJobs on clusters that execute through KubeRay (scheduler.execution.kuberay_manifest)
+    kuberay_image: Annotated[str, Field(min_length=1)] = "rayproject/ray:2.40.0-py311-gpu"
+    kuberay_gpus_per_node: Annotated[int, Field(ge=1, le=64)] = 8
+    kuberay_namespace_template: Annotated[str, Field(min_length=1)] = "allmende-{org}"
+    kuberay_queue: str = ""  # a Kueue LocalQueue to admit RayJobs through; empty: no Kueue
+    kuberay_suspend_until_start: bool = False
+    kuberay_ttl_s: Annotated[int, Field(ge=0)] = 600  # RayJobs are deleted this long after they finish
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

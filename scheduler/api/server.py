@@ -17,6 +17,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -36,9 +37,14 @@ from scheduler.api.gen.allmende.v1 import (
     rounds_pb2,
     rounds_pb2_grpc,
 )
+from scheduler.domain import ClusterRecord
 from scheduler.service import Service
 from scheduler.settings import Settings
-from scheduler.store import PageRequest, open_store
+from scheduler.store import open_store
+from scheduler.store.pages import all_pages
+
+if TYPE_CHECKING:
+    from scheduler.execution.kuberay_manifest import KubeRayOptions
 
 log = logging.getLogger("allmende.server")
 
@@ -132,22 +138,36 @@ async def sweep_forever(service: Service, every_s: float) -> None:
 
 
 async def execute_forever(service: Service, settings: Settings) -> None:
-    """With ``--execute local``: run approved allocations on a local Ray head (started, or reused) until cancelled."""
+    """With ``--execute local``: run approved allocations until cancelled; a local Ray head starts on first need."""
     from scheduler.execution import local_head
     from scheduler.execution.executor import Executor, backend_for
     from scheduler.execution.reconcile import Rules
 
-    clusters = await service.store.read_async(lambda r: r.list_clusters(None, PageRequest(limit=1000)).items)
-    head = await asyncio.to_thread(local_head.start, clusters, settings.local_ray_gpus, settings.local_ray_address)
-    log.info("executing approved allocations on the Ray head at %s", head.dashboard_url)
+    def clusters() -> list[ClusterRecord]:
+        return all_pages(lambda p: service.store.read(lambda r: r.list_clusters(None, p)))
+
+    head = local_head.OnDemand(clusters, settings.local_ray_gpus, settings.local_ray_address)
     rules = Rules(max_attempts=settings.max_attempts, retry_backoff_s=settings.retry_backoff_s,
                   pending_timeout_s=settings.pending_timeout_s, stop_grace_s=settings.stop_grace_s)
-    executor = Executor(service.store, backend_for(head.dashboard_url), clock=service.clock, rules=rules,
-                        seconds_per_slot=settings.execution_seconds_per_slot)
+    executor = Executor(service.store, backend_for(head.url, kuberay_options(settings)), clock=service.clock,
+                        rules=rules, seconds_per_slot=settings.execution_seconds_per_slot,
+                        utilisation=settings.gpu_utilisation)
     try:
         await executor.run_forever(settings.execution_tick_s)
     finally:
         await asyncio.to_thread(head.stop)
+
+
+def kuberay_options(settings: Settings) -> KubeRayOptions | None:
+    """The RayJob settings, or ``None`` where the kubernetes client is not installed (no KubeRay cluster then)."""
+    try:
+        from scheduler.execution.kuberay_manifest import KubeRayOptions
+    except ImportError:
+        return None
+    return KubeRayOptions(image=settings.kuberay_image, gpus_per_node=settings.kuberay_gpus_per_node,
+                          namespace_template=settings.kuberay_namespace_template, queue_name=settings.kuberay_queue,
+                          suspend_until_start=settings.kuberay_suspend_until_start,
+                          ttl_seconds_after_finished=settings.kuberay_ttl_s)
 
 
 async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | None] | None = None, *,

@@ -32,7 +32,7 @@ def _png(fig: Any) -> str:
 
 def _hours(entry: ledger_pb2.LedgerEntry, when: Any) -> float:
     """Hours since the horizon's start of a Timestamp in round time."""
-    return (when.ToDatetime().timestamp() - entry.horizon.start.ToDatetime().timestamp()) / 3600.0
+    return float(when.ToDatetime().timestamp() - entry.horizon.start.ToDatetime().timestamp()) / 3600.0
 
 
 def gantt(entry: ledger_pb2.LedgerEntry) -> str:

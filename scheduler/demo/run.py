@@ -64,6 +64,25 @@ TERMINAL = {rnd.ALLOCATION_STATE_SUCCEEDED, rnd.ALLOCATION_STATE_FAILED, rnd.ALL
 
 
 @dataclass(frozen=True)
+class Stubs:
+    """The service's API, one stub per gRPC service."""
+
+    inventory: inv_grpc.InventoryServiceStub
+    requests: req_grpc.RequestServiceStub
+    rounds: rnd_grpc.RoundServiceStub
+    review: review_pb2_grpc.ReviewServiceStub
+    ledger: ledger_pb2_grpc.LedgerServiceStub
+    execution: execution_pb2_grpc.ExecutionServiceStub
+
+    @classmethod
+    def on(cls, channel: grpc.Channel) -> Stubs:
+        return cls(inv_grpc.InventoryServiceStub(channel), req_grpc.RequestServiceStub(channel),  # type: ignore[no-untyped-call]
+                   rnd_grpc.RoundServiceStub(channel), review_pb2_grpc.ReviewServiceStub(channel),  # type: ignore[no-untyped-call]
+                   ledger_pb2_grpc.LedgerServiceStub(channel),  # type: ignore[no-untyped-call]
+                   execution_pb2_grpc.ExecutionServiceStub(channel))  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
 class Options:
     out: Path
     seconds_per_slot: float = 2.5
@@ -190,22 +209,22 @@ def submit(stub: req_grpc.RequestServiceStub, toks: dict[str, str], requests: li
     return ids
 
 
-def run_round(stubs: dict[str, Any], operator: str, start: datetime, time_limit_s: float) -> str:
+def run_round(stubs: Stubs, operator: str, start: datetime, time_limit_s: float) -> str:
     horizon = common.Horizon(slot_minutes=60, slots=SLOTS)
     horizon.start.FromDatetime(start)
-    opened = stubs["rounds"].OpenRound(rnd.OpenRoundRequest(
+    opened = stubs.rounds.OpenRound(rnd.OpenRoundRequest(
         horizon=horizon, policy=rnd.POLICY_FAIR, reason="demo round",
         policy_config=common.PolicyConfig(category_shares=SHARES, org_cap_share=0.25,
                                           energy_budget_mwh=ENERGY_BUDGET_MWH),
         solver=common.SolverParams(time_limit_s=time_limit_s, deterministic=True, workers=1),
     ), metadata=auth(operator))
     last = ""
-    for p in stubs["rounds"].RunRound(rnd.RunRoundRequest(round_id=opened.round_id), metadata=auth(operator)):
+    for p in stubs.rounds.RunRound(rnd.RunRoundRequest(round_id=opened.round_id), metadata=auth(operator)):
         line = f"  {p.phase}: {p.message}" if p.message else f"  {p.phase}"
         if line != last:
             console.print(line)
             last = line
-    got = stubs["rounds"].GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=auth(operator))
+    got = stubs.rounds.GetRound(rnd.GetRoundRequest(round_id=opened.round_id), metadata=auth(operator))
     if got.state != rnd.ROUND_STATE_PROPOSED:
         raise RuntimeError(f"the round ended {rnd.RoundState.Name(got.state)}: {got.error}")
     return str(opened.round_id)
@@ -281,13 +300,10 @@ def main(options: Options) -> int:
         channel = stack.enter_context(grpc.insecure_channel(address))
         wait_serving(channel, server, out / "server.log")
         console.print(f"  allmende serve on {address}, SQLite at {out / 'demo.db'} (log: {out / 'server.log'})")
-        stubs = {"inventory": inv_grpc.InventoryServiceStub(channel), "requests": req_grpc.RequestServiceStub(channel),
-                 "rounds": rnd_grpc.RoundServiceStub(channel), "review": review_pb2_grpc.ReviewServiceStub(channel),
-                 "ledger": ledger_pb2_grpc.LedgerServiceStub(channel),
-                 "execution": execution_pb2_grpc.ExecutionServiceStub(channel)}
+        stubs = Stubs.on(channel)
 
         console.rule("2. three clusters and their agents")
-        register(stubs["inventory"], toks["operator"], clusters)
+        register(stubs.inventory, toks["operator"], clusters)
         for cid, path in agent_files(out, start).items():
             token_file = out / f"agent-{cid}.token"
             token_file.write_text(toks[f"cluster:{cid}"])
@@ -295,30 +311,30 @@ def main(options: Options) -> int:
             stack.enter_context(process([*exe, "agent", "--cluster", cid, "--server", address, "--token-file",
                                          str(token_file), "--static", str(path), "--heartbeat-interval", "5"],
                                         out / f"agent-{cid}.log"))
-        wait_reported(stubs["inventory"], toks["operator"], [c["id"] for c in clusters])
+        wait_reported(stubs.inventory, toks["operator"], [c["id"] for c in clusters])
         console.print("  agents report inventory, carbon forecast and heartbeats every 5 s")
 
         console.rule("3. forty requests from four categories")
-        ids = submit(stubs["requests"], toks, requests)
+        ids = submit(stubs.requests, toks, requests)
         console.print(f"  {len(ids)} requests submitted by {len({r['org'] for r in requests})} organisations; "
                       "merit recorded by the operator")
 
         console.rule("4. a round: solve, approve, publish")
         round_id = run_round(stubs, toks["operator"], start, options.time_limit_s)
-        stubs["review"].Approve(review_pb2.ApproveRequest(round_id=round_id, reason="demo: plan reviewed"),
+        stubs.review.Approve(review_pb2.ApproveRequest(round_id=round_id, reason="demo: plan reviewed"),
                                 metadata=auth(toks["operator"]))
-        stubs["review"].Publish(review_pb2.PublishRequest(round_id=round_id, reason="demo: published"),
+        stubs.review.Publish(review_pb2.PublishRequest(round_id=round_id, reason="demo: published"),
                                 metadata=auth(toks["operator"]))
         console.print(f"  {round_id} approved and published")
 
         console.rule(f"5. execution on Ray (one slot = {options.seconds_per_slot:g} s)")
-        runs = wait_executed(stubs["execution"], toks["operator"], round_id,
+        runs = wait_executed(stubs.execution, toks["operator"], round_id,
                              timeout=(SLOTS + 4) * options.seconds_per_slot + 60)
         done = sum(e.state == rnd.ALLOCATION_STATE_SUCCEEDED for e in runs)
         console.print(f"  {done} of {len(runs)} allocations succeeded")
 
         console.rule("6. the public ledger")
-        entry = stubs["ledger"].GetLedgerEntry(ledger_pb2.GetLedgerEntryRequest(round_id=round_id))
+        entry = stubs.ledger.GetLedgerEntry(ledger_pb2.GetLedgerEntryRequest(round_id=round_id))
         print_ledger(entry)
         html_path = out / "report.html"
         html_path.write_text(report.render(entry, ENERGY_BUDGET_MWH, SHARES), encoding="utf-8")

@@ -23,8 +23,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from scheduler import phases
+from scheduler import accounting
 from scheduler.access import SYSTEM
 from scheduler.domain import AllocationRecord, ClusterRecord, Execution, Usage
 from scheduler.errors import Conflict
@@ -32,12 +33,16 @@ from scheduler.execution.backend import Backend, JobRefused, JobSpec, ObservedJo
 from scheduler.execution.reconcile import EXECUTABLE, Action, Desired, Do, Orphan, Rules, reconcile, window
 from scheduler.states import AllocationState, ClusterState, RoundState
 from scheduler.store import AllocationQuery, Reader, Repository, Transaction
+from scheduler.store.pages import allocations
+
+if TYPE_CHECKING:
+    from scheduler.execution.kuberay_manifest import KubeRayOptions  # the kubernetes client is optional
 
 log = logging.getLogger("allmende.executor")
 
 Clock = Callable[[], datetime]
 BackendFor = Callable[[ClusterRecord], Backend | None]
-OnFinished = Callable[[AllocationRecord, ObservedJob], Usage | None]
+FINISHED = frozenset({AllocationState.SUCCEEDED, AllocationState.FAILED})
 GONE = frozenset({ClusterState.STALE, ClusterState.RETIRED})
 CONCURRENCY = 16  # backend calls in flight at once within one tick
 
@@ -52,18 +57,19 @@ class Executor:
     """Runs the approved allocations of published rounds on their clusters' backends.
 
     ``backend_for`` builds the backend of a cluster (``None``: the cluster is not executed here); it
-    is called once per cluster and target.  ``on_finished`` turns a finished job into the
-    allocation's actual usage (accounting); without it, usage stays unset.
+    is called once per cluster and target, off the event loop (it may start a Ray head).  A job that
+    ends gets its actual usage (:mod:`scheduler.accounting`), with ``utilisation`` the share of board
+    power assumed where the cluster reports no measured power.
     """
 
     def __init__(self, store: Repository, backend_for: BackendFor, *, clock: Clock, rules: Rules | None = None,
-                 seconds_per_slot: float | None = None, on_finished: OnFinished | None = None) -> None:
+                 seconds_per_slot: float | None = None, utilisation: float = 0.7) -> None:
         self.store = store
         self.clock = clock
         self.rules = rules or Rules()
         self.seconds_per_slot = seconds_per_slot
         self._backend_for = backend_for
-        self._on_finished = on_finished
+        self.utilisation = utilisation
         self._backends: dict[tuple[str, str], Backend | None] = {}
         self._orphans: set[str] = set()
 
@@ -78,7 +84,8 @@ class Executor:
     async def tick(self) -> list[Action]:
         """One pass: desired, observed, decide, persist then act.  Returns the actions taken (no waits)."""
         snap = await self.store.read_async(self._snapshot)
-        backends = {c: b for c, b in ((c, self._backend(r)) for c, r in snap.clusters.items()) if b is not None}
+        built = await asyncio.gather(*(asyncio.to_thread(self._backend, r) for r in snap.clusters.values()))
+        backends = {c: b for c, b in zip(snap.clusters, built, strict=True) if b is not None}
         observed, blind = await self._observe(backends)
         desired = [d for d in snap.desired if d.allocation.cluster in backends and d.allocation.cluster not in blind]
         now = self.clock()
@@ -104,7 +111,7 @@ class Executor:
 
     def _snapshot(self, r: Reader) -> _Snapshot:
         rounds, clusters, desired = {}, {}, []
-        for a in phases.allocations(r, AllocationQuery(states=EXECUTABLE)):
+        for a in allocations(r, AllocationQuery(states=EXECUTABLE)):
             if a.state == AllocationState.STALE and (a.execution is None or not a.execution.submission_id):
                 continue  # never reached a backend: nothing can come back
             if a.round_id not in rounds:
@@ -156,8 +163,7 @@ class Executor:
                                                                message=action.reason))
                 await asyncio.to_thread(backend.stop, action.submission_id)
             elif action.do == Do.MARK:
-                usage = self._usage(action)
-                await self.store.write_async(lambda t: self._record_mark(t, action, kind, now, usage))
+                await self.store.write_async(lambda t: self._record_mark(t, action, item, cluster, kind, now))
         except Conflict:
             log.info("allocation %s changed underneath; decided again next tick", action.allocation.id)
 
@@ -190,14 +196,19 @@ class Executor:
             await self.store.write_async(lambda t: _update(t, record, kind, now, "submit_failed", why, message=why,
                                                            next_attempt_at=retry))
 
-    def _usage(self, action: Action) -> Usage | None:
-        done = action.to in (AllocationState.SUCCEEDED, AllocationState.FAILED)
-        if not done or action.job is None or self._on_finished is None:
+    def _usage(self, t: Transaction, action: Action, item: Desired, cluster: ClusterRecord,
+               now: datetime) -> Usage | None:
+        """What a finished run used, its times mapped onto the round's horizon; none for a job that never ran."""
+        job = action.job
+        if action.to not in FINISHED or job is None or job.started_at is None:
             return None
-        return self._on_finished(action.allocation, action.job)
+        gpus = t.get_request(action.allocation.request_id).gpus
+        start, end = item.window.to_round(job.started_at), item.window.to_round(job.ended_at or now)
+        return accounting.usage(cluster, action.allocation.gpu_type, gpus, start, end, utilisation=self.utilisation)
 
-    def _record_mark(self, t: Transaction, action: Action, kind: str, now: datetime,
-                     usage: Usage | None) -> AllocationRecord:
+    def _record_mark(self, t: Transaction, action: Action, item: Desired, cluster: ClusterRecord, kind: str,
+                     now: datetime) -> AllocationRecord:
+        usage = self._usage(t, action, item, cluster, now)
         fields: dict[str, object] = {"replan": action.replan}
         job = action.job
         if job is not None:
@@ -224,18 +235,22 @@ def _update(t: Transaction, a: AllocationRecord, kind: str, now: datetime, verb:
     return t.update_allocation(record, SYSTEM.change(verb, now, reason))
 
 
-def backend_for(local_dashboard_url: str) -> BackendFor:
-    """The backend of each cluster: Ray Jobs at its address (none given: the local head), or KubeRay."""
+def backend_for(local_dashboard_url: Callable[[], str], kuberay: KubeRayOptions | None = None) -> BackendFor:
+    """The backend of each cluster: Ray Jobs at its address (none given: the local head), or KubeRay.
+
+    ``local_dashboard_url`` is called only for a cluster without an address of its own, so a local
+    head is started when the first such cluster has work, not before.
+    """
 
     def build(cluster: ClusterRecord) -> Backend:
         target = cluster.execution
         if target is not None and target.kind == "kuberay":
             from scheduler.execution.kuberay import KubeRayBackend  # lazily: the kubernetes client is optional
 
-            return KubeRayBackend(context=target.context, namespace=target.namespace)  # type: ignore[no-any-return]
+            return KubeRayBackend(target, kuberay)
         from scheduler.execution.ray_jobs import RayJobsBackend  # lazily: Ray is optional
 
-        address = target.address if target is not None and target.address else local_dashboard_url
-        return RayJobsBackend(address)  # type: ignore[no-any-return]
+        address = target.address if target is not None and target.address else local_dashboard_url()
+        return RayJobsBackend(address)
 
     return build

@@ -4,7 +4,8 @@ A started head gets free ports, a fresh temp dir, the dashboard (the Jobs API li
 logical GPUs as the registered clusters have (or ``local_ray_gpus``), and a custom resource
 ``cluster:<id>`` per cluster holding that cluster's GPUs, so a job asks for its cluster by name.
 ``ray start`` runs in a new session, so stopping the head stops exactly its process group and never
-another Ray on the machine (``ray stop`` would stop them all).
+another Ray on the machine (``ray stop`` would stop them all).  :class:`OnDemand` starts the head when
+the first job needs it, so the clusters registered after the service started are in its resources.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +89,48 @@ def start(clusters: Iterable[ClusterRecord], gpus: int | None = None, address: s
     if proc.returncode != 0:
         head.stop()
         raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode(errors='replace')[-2000:]}")
+    try:
+        _wait_for_jobs_api(head.dashboard_url)
+    except RuntimeError:
+        head.stop()
+        raise
     return head
+
+
+def _wait_for_jobs_api(url: str) -> None:
+    """``ray start`` returns before the dashboard serves the Jobs API; submissions before then would fail."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/version", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the Ray dashboard at {url} did not answer within {START_TIMEOUT_S}s")
+
+
+class OnDemand:
+    """The local head, started the first time a job needs it with the clusters registered by then."""
+
+    def __init__(self, clusters: Callable[[], Iterable[ClusterRecord]], gpus: int | None = None,
+                 address: str | None = None) -> None:
+        self._clusters, self._gpus, self._address = clusters, gpus, address
+        self._head: LocalHead | None = None
+        self._lock = threading.Lock()
+
+    def url(self) -> str:
+        with self._lock:
+            if self._head is None:
+                self._head = start(self._clusters(), self._gpus, self._address)
+            return self._head.dashboard_url
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._head is not None:
+                self._head.stop()
+                self._head = None
 
 
 def _free_port() -> int:

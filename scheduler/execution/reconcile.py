@@ -27,10 +27,23 @@ A = AllocationState
 
 @dataclass(frozen=True)
 class Window:
-    """When an allocation may run, in wall-clock time: ``[start, end)``."""
+    """When an allocation may run, in wall-clock time: ``[start, end)``.
+
+    ``planned_start`` is the same instant in the round's own time (its slot's start on the horizon),
+    and ``scale`` the round seconds per wall-clock second (1 unless the clock is compressed), so a
+    run's wall-clock times map back onto the horizon for accounting.
+    """
 
     start: datetime
     end: datetime
+    planned_start: datetime | None = None
+    scale: float = 1.0
+
+    def to_round(self, when: datetime) -> datetime:
+        """A wall-clock instant of this window in the round's own time."""
+        if self.planned_start is None:
+            return when
+        return self.planned_start + (when - self.start) * self.scale
 
 
 def window(round: RoundRecord, allocation: AllocationRecord, seconds_per_slot: float | None,
@@ -41,11 +54,13 @@ def window(round: RoundRecord, allocation: AllocationRecord, seconds_per_slot: f
     (``seconds_per_slot``, for demos and benchmarks) a slot lasts that many seconds, counted from
     ``epoch``, the instant the round became executable (its publication).
     """
+    planned = timedelta(minutes=round.horizon.slot_minutes)
     if seconds_per_slot is None:
-        origin, slot = round.horizon.start, timedelta(minutes=round.horizon.slot_minutes)
+        origin, slot = round.horizon.start, planned
     else:
         origin, slot = epoch, timedelta(seconds=seconds_per_slot)
-    return Window(origin + allocation.start_slot * slot, origin + allocation.end_slot * slot)
+    return Window(origin + allocation.start_slot * slot, origin + allocation.end_slot * slot,
+                  planned_start=round.horizon.start + allocation.start_slot * planned, scale=planned / slot)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.domain import AllocationRecord, ClusterRecord, Usage
-from scheduler.execution.backend import BackendError, JobRefused, JobSpec, ObservedJob
+from scheduler.domain import AllocationRecord, ClusterRecord
+from scheduler.execution.backend import BackendError, JobRefused, JobSpec
 from scheduler.execution.executor import Executor
 from scheduler.execution.memory import MemoryBackend
 from scheduler.execution.reconcile import Rules
@@ -85,15 +85,7 @@ def tick(ex: Executor) -> None:
 def test_submits_at_the_start_slot_and_follows_the_job_to_its_end() -> None:
     clock = Clock()
     store, backend = world({}), MemoryBackend(clock)
-    finished: list[ObservedJob] = []
-
-    def usage(a: AllocationRecord, job: ObservedJob) -> Usage:
-        finished.append(job)
-        assert job.started_at is not None and job.ended_at is not None
-        return Usage(started_at=job.started_at, ended_at=job.ended_at, gpu_hours=4.0, energy_kwh=1.0,
-                     energy_source="estimated")
-
-    ex = executor(store, backend, clock, on_finished=usage)
+    ex = executor(store, backend, clock, utilisation=0.5)
     clock.at(1.9)
     tick(ex)
     assert backend.jobs() == {} and get(store).state == A.APPROVED
@@ -111,8 +103,10 @@ def test_submits_at_the_start_slot_and_follows_the_job_to_its_end() -> None:
     backend.finish(sid)
     tick(ex)
     done = get(store)
-    assert done.state == A.SUCCEEDED and done.usage is not None and done.usage.gpu_hours == 4.0
-    assert [j.submission_id for j in finished] == [sid]
+    assert done.state == A.SUCCEEDED and done.usage is not None
+    assert done.usage.gpu_hours == pytest.approx(4 * 1.9), "4 GPUs from 2.1 h to 4 h"
+    assert done.usage.energy_kwh == pytest.approx(4 * 0.7 * 0.5 * 1.9), "board power x utilisation, PUE 1"
+    assert done.usage.energy_source == "estimated" and done.usage.co2_kg is None, "no carbon data: unknown"
     trail = store.read(lambda r: r.list_audit(AuditQuery(subject="allocation/alloc-0"))).items
     assert [(e.before, e.after) for e in trail][-3:] == [("approved", "submitted"), ("submitted", "running"),
                                                          ("running", "succeeded")]
