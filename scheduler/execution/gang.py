@@ -22,6 +22,7 @@ job's ``runtime_env={"py_modules": [scheduler]}``), with ``ray`` next to it.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -38,7 +39,7 @@ Strategy = Literal["STRICT_PACK", "PACK"]
 class Gang:
     """The placement group a gang needs: one bundle per node-sized share of its GPUs."""
 
-    bundles: list[dict[str, float]]
+    bundles: list[dict[str, int]]
     strategy: Strategy
 
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray.util.placement_group import placement_group, remove_placement_group
 
-    ray.init(logging_level="WARNING", log_to_driver=False)
+    ray.init(logging_level=logging.WARNING, log_to_driver=False)
     group = placement_group(gang.bundles, strategy=gang.strategy)
     if not group.wait(timeout_seconds=args.timeout):
         remove_placement_group(group)
