@@ -61,8 +61,8 @@ def ray_executable() -> Path:
 
 
 @contextmanager
-def running_head(num_gpus: int = 4, num_cpus: int = 2, clusters: Mapping[str, int] = DEMO_CLUSTERS,
-                 ) -> Iterator[RayHead]:
+def running_head(num_gpus: int = 4, num_cpus: int = 2,
+                 clusters: Mapping[str, int] = DEMO_CLUSTERS) -> Iterator[RayHead]:
     """Start a head, wait until its Jobs API answers, yield it, stop it.
 
     ``clusters`` maps a cluster id to the amount of its ``cluster:<id>`` resource.

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from scheduler.execution.backend import BackendError, JobPhase, JobRefused, JobSpec, ObservedJob
-from scheduler.execution.gang import PLACEMENT_GROUP_ENV, Gang, plan_gang
+from scheduler.execution.gang import NOT_PLACED_EXIT, PLACEMENT_GROUP_ENV, Gang, plan_gang
 from scheduler.execution.ray_jobs import RayJobsBackend, largest_node, observed, refusal
 from support.ports import free_port
 from support.ray_head import RayHead
@@ -207,10 +207,12 @@ def test_a_job_waiting_for_gpus_others_hold_is_reported_pending(ray_head: RayHea
     holder, waiter = spec(gpus=4, entrypoint="sleep 120"), spec(gpus=4)
     backend.submit(holder)
     until(backend, holder.submission_id, {JobPhase.RUNNING})
-    backend.submit(waiter)
-    time.sleep(2)
-    assert until(backend, waiter.submission_id, set(JobPhase)).phase is JobPhase.PENDING
-    backend.stop(holder.submission_id)
+    try:
+        backend.submit(waiter)
+        time.sleep(2)
+        assert until(backend, waiter.submission_id, set(JobPhase)).phase is JobPhase.PENDING
+    finally:
+        backend.stop(holder.submission_id)
     assert until(backend, waiter.submission_id, {JobPhase.SUCCEEDED, JobPhase.FAILED}).phase is JobPhase.SUCCEEDED
 
 
@@ -225,3 +227,18 @@ def test_a_gang_over_several_nodes_runs_inside_its_placement_group(ray_head: Ray
     assert "gang of 4 GPUs placed as 2 bundles (PACK)" in out
     group = next(line for line in out.splitlines() if line.startswith("group="))
     assert len(group.removeprefix("group=")) > 8
+
+
+@on_a_real_head
+def test_a_gang_not_placed_in_time_fails_instead_of_waiting(ray_head: RayHead) -> None:
+    backend = RayJobsBackend(ray_head.dashboard_url, gpus_per_node=2, gang_timeout_s=3)
+    holder, gang = spec(gpus=2, entrypoint="sleep 120"), spec(gpus=4, entrypoint="python -c pass")
+    backend.submit(holder)
+    until(backend, holder.submission_id, {JobPhase.RUNNING})
+    try:
+        backend.submit(gang)
+        failed = until(backend, gang.submission_id, {JobPhase.SUCCEEDED, JobPhase.FAILED}, 120)
+    finally:
+        backend.stop(holder.submission_id)
+    assert failed.phase is JobPhase.FAILED and f"exit code {NOT_PLACED_EXIT}" in failed.message
+    assert "was not placed within 3 s" in logs(ray_head, gang.submission_id)
