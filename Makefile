@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck pytest bench bench-service bench-sim clean
+.PHONY: demo test lint typecheck pytest bench bench-service bench-sim bench-exec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-service: $(STAMP)
 
 bench-sim: $(STAMP)
 	$(BIN)/python -m bench.sim_bench
+
+bench-exec: $(STAMP)
+	$(BIN)/python -m bench.exec_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ import pytest
 
 from simulations.scenario import ScenarioError
 from simulations.sweep import Grid, points, run_ray, run_serial
+from support.ray_head import RayHead
 from tests.simulations.tiny import TINY
 
 GRID = Grid(name="tiny-grid", base="(in test)",
@@ -29,9 +30,9 @@ def test_a_bad_value_in_a_grid_names_the_point_and_the_field() -> None:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_the_sweep_on_ray_equals_the_serial_run(ray_head: str) -> None:
+def test_the_sweep_on_ray_equals_the_serial_run(ray_head: RayHead) -> None:
     todo = points(GRID, TINY)
-    on_ray = run_ray(todo, address=ray_head)
+    on_ray = run_ray(todo, address=ray_head.address)
     serial = run_serial(todo)
     assert on_ray.mode == "ray" and serial.mode == "serial"
     assert [p.params for p in on_ray.points] == [p.params for p in serial.points]
