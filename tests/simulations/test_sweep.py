@@ -29,6 +29,7 @@ def test_a_bad_value_in_a_grid_names_the_point_and_the_field() -> None:
 
 
 @pytest.mark.ray
+@pytest.mark.xdist_group("ray")
 @pytest.mark.slow
 def test_the_sweep_on_ray_equals_the_serial_run(ray_head: RayHead) -> None:
     todo = points(GRID, TINY)

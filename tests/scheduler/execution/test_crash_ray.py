@@ -33,6 +33,8 @@ JOBS = 6
 KILLS = 5
 SECONDS_PER_SLOT = 1.0
 DONE = {AllocationState.SUCCEEDED, AllocationState.FAILED}
+CLUSTER = "de-01"  # a cluster the session's Ray head serves (support/ray_head.py)
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
 
 def seed(url: str) -> None:
@@ -40,12 +42,14 @@ def seed(url: str) -> None:
     now = datetime.now(UTC)
 
     def tx(t: Any) -> None:
-        t.add_cluster(cluster(), change())
+        t.add_cluster(cluster(CLUSTER), change())
         t.add_round(round_(state=RoundState.PUBLISHED, created_at=now, updated_at=now), change())
         for i in range(JOBS):
-            t.submit_request(spec(gpus=1, entrypoint=f"sleep 2 && echo job {i}"), id=f"req-{i}", by=change())
-            t.add_allocations([allocation(f"alloc-{i}", "round-1", f"req-{i}", state=AllocationState.APPROVED,
-                                          start_slot=i % 3, end_slot=i % 3 + 30)], SYSTEM.change("seed", now))
+            job = spec(gpus=1, entrypoint=f"sleep 2 && echo job {i}", runtime_env={})  # no pip: nothing to fetch
+            t.submit_request(job, id=f"req-{i}", by=change())
+            t.add_allocations([allocation(f"crash-{i}", "round-1", f"req-{i}", state=AllocationState.APPROVED,
+                                          cluster=CLUSTER, start_slot=i % 3, end_slot=i % 3 + 30)],
+                              SYSTEM.change("seed", now))
 
     store.write(tx)
     store.close()
@@ -80,8 +84,8 @@ def test_every_job_runs_exactly_once_across_five_sigkills(tmp_path: Path, ray_he
         proc.wait()
     assert set(states(url).values()) == {AllocationState.SUCCEEDED}
     held = ray_jobs.RayJobsBackend(ray_head.dashboard_url).observe()
-    mine = sorted(j.allocation_id for j in held if j.allocation_id.startswith("alloc-"))
-    assert mine == [f"alloc-{i}" for i in range(JOBS)], "one job per allocation, none twice"
+    mine = sorted(j.allocation_id for j in held if j.allocation_id.startswith("crash-"))
+    assert mine == [f"crash-{i}" for i in range(JOBS)], "one job per allocation, none twice"
 
 
 def main(url: str, dashboard_url: str) -> None:
