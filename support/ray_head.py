@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from scheduler.execution.local_head import wait_until_accepting
 from support.ports import free_port
 
 START_TIMEOUT_S = 180
@@ -85,7 +86,7 @@ def running_head(num_gpus: int = 4, num_cpus: int = 2,
             raise RuntimeError(f"ray start failed ({proc.returncode}):\n{out.decode(errors='replace')[-3000:]}")
         head = RayHead(address=f"127.0.0.1:{port}", dashboard_url=f"http://127.0.0.1:{dashboard_port}",
                        num_gpus=num_gpus, clusters=dict(clusters))
-        _wait_for_jobs_api(head.dashboard_url, START_TIMEOUT_S)
+        wait_until_accepting(head.dashboard_url, START_TIMEOUT_S)
         yield head
     finally:
         if proc.poll() is None:
@@ -103,21 +104,6 @@ def _cluster_image() -> dict[str, str]:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     python_path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {"PATH": path, "PYTHONPATH": python_path}
-
-
-def _wait_for_jobs_api(url: str, timeout: float) -> None:
-    """The dashboard starts after ``ray start`` returns; its job module a little later still."""
-    from ray.job_submission import JobSubmissionClient
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            JobSubmissionClient(url).list_jobs()
-            return
-        except Exception as e:  # connection refused, 404 or 500 while the modules load
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the Ray Jobs API at {url} did not answer in {timeout:.0f} s: {e}") from e
-            time.sleep(0.5)
 
 
 def _group(pgid: int) -> list[int]:
