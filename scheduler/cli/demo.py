@@ -1,4 +1,4 @@
-"""``allmende demo``: the whole product on one machine (:mod:`scheduler.demo.run`); ``demo-solver`` is the solver alone."""
+"""``allmende demo``: the whole product on one machine (:mod:`scheduler.demo.run`); ``demo-solver`` solves only."""
 
 from __future__ import annotations
 

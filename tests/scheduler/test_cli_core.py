@@ -1,7 +1,7 @@
 """The offline commands, run as a user runs them: the real ``allmende`` entry point in a child process.
 
-solve -> verify -> explain on the bundled example; schema; demo-solver; both file formats; and the bad-input table, where
-every case must exit with code 2, name the field and the offending id, and leave no output file behind.
+solve -> verify -> explain on the bundled example; schema; demo-solver; both file formats; and the bad-input table,
+where every case must exit with code 2, name the field and the offending id, and leave no output file behind.
 """
 
 from __future__ import annotations
