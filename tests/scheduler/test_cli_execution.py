@@ -198,3 +198,24 @@ def test_examples_copies_the_files_and_refuses_to_overwrite(world: World, tmp_pa
 def test_examples_default_folder_is_allmende_examples(world: World, tmp_path: Path) -> None:
     world("examples", remote=False, cwd=tmp_path)
     assert (tmp_path / "allmende-examples" / "clusters.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "want"),
+    [
+        pytest.param([], {"execute": "none", "execution_seconds_per_slot": None, "local_ray_address": None},
+                     id="without flags nothing executes"),
+        pytest.param(["--execute", "local", "--execution-seconds-per-slot", "2.5", "--local-ray-address",
+                      "http://head:8265"],
+                     {"execute": "local", "execution_seconds_per_slot": 2.5, "local_ray_address": "http://head:8265"},
+                     id="each execution flag sets its setting"),
+    ],
+)
+def test_serve_maps_the_execution_flags_to_settings(flags: list[str], want: dict[str, Any]) -> None:
+    from scheduler.cli import build_parser
+    from scheduler.cli.serve import SETTINGS
+    from scheduler.settings import load
+
+    args = build_parser().parse_args(["serve", *flags])
+    settings = load({k: getattr(args, k) for k in SETTINGS}, environ={})
+    assert {k: getattr(settings, k) for k in want} == want
