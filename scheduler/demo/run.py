@@ -36,7 +36,6 @@ import grpc
 import yaml
 from google.protobuf import json_format
 from rich.console import Console
-from rich.table import Table
 
 from scheduler.api.gen.allmende.v1 import common_pb2 as common
 from scheduler.api.gen.allmende.v1 import (
@@ -53,6 +52,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.api.gen.allmende.v1 import requests_pb2_grpc as req_grpc
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.api.gen.allmende.v1 import rounds_pb2_grpc as rnd_grpc
+from scheduler.cli import tables
 from scheduler.demo import report
 from scheduler.domain import Change, ClusterRecord, Role
 from scheduler.execution import local_head
@@ -256,21 +256,9 @@ def wait_executed(stub: execution_pb2_grpc.ExecutionServiceStub, operator: str, 
 
 
 def print_ledger(entry: ledger_pb2.LedgerEntry) -> None:
-    def co2(msg: Any) -> str:
-        return f"{msg.co2_kg:,.2f}" if msg.HasField("co2_kg") else "unknown"
-
-    table = Table(title=f"Public ledger of {entry.round_id}: planned against actual", title_justify="left")
-    for col in ("category", "allocations", "ran", "GPU-h plan", "GPU-h actual", "kWh plan", "kWh actual",
-                "kgCO2e plan", "kgCO2e actual", "SCI g/GPU-h"):
-        table.add_column(col, justify="left" if col == "category" else "right")
-    for name, a in [*sorted(entry.accounts_by_category.items()), ("total", entry.accounts)]:
-        table.add_row(name, str(a.planned.items), str(a.actual.items), f"{a.planned.gpu_hours:,.1f}",
-                      f"{a.actual.gpu_hours:,.2f}", f"{a.planned.energy_kwh:,.1f}", f"{a.actual.energy_kwh:,.2f}",
-                      co2(a.planned), co2(a.actual), f"{a.sci_actual:,.1f}" if a.HasField("sci_actual") else "unknown",
-                      style="bold" if name == "total" else None)
-    console.print(table)
-    console.print(f"[dim]{report.PLANNED_NOTE} Under the demo's compressed clock the jobs, short real workloads, end "
-                  "long before their windows, so actual GPU-hours are far below the plan's.[/dim]")
+    tables.accounts(entry, console)
+    console.print("[dim]Under the demo's compressed clock the jobs, short real workloads, end long before their "
+                  "windows, so actual GPU-hours are far below the plan's.[/dim]")
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(entry.rejections_by_reason.items())) or "none"
     console.print(f"Rejections by reason: {reasons}.  Min attainment {entry.min_attainment:.3f}, "
                   f"Jain {entry.jain:.3f}.")
