@@ -28,6 +28,7 @@ from scheduler.domain import (
     TokenRecord,
     new_id,
 )
+from scheduler.execution.reconcile import window
 from scheduler.heartbeats import Heartbeats
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
@@ -217,7 +218,13 @@ class Service:
     async def list_executions(self, who: Principal, round_id: str | None, page: PageRequest) -> Page[ExecutionRow]:
         """Approved allocations of published rounds and what became of them; an applicant sees its own org's."""
         per_slot = self.settings.execution_seconds_per_slot
-        return await self.store.read_async(lambda r: executions.listing(r, who, round_id, page, per_slot))
+
+        def span(record: RoundRecord, a: AllocationRecord) -> tuple[datetime, datetime]:
+            # a published round is final, so its last update is the instant it was published, as the executor reads it
+            w = window(record, a, per_slot, epoch=record.updated_at)
+            return w.start, w.end
+
+        return await self.store.read_async(lambda r: executions.listing(r, who, round_id, page, span))
 
     async def close(self) -> None:
         await self.heartbeats.close()

@@ -337,8 +337,8 @@ def execution(row: ExecutionRow) -> execution_pb.Execution:
     a = row.allocation
     out = execution_pb.Execution(
         allocation_id=a.id, round_id=a.round_id, request_id=a.request_id, org=row.org, cluster_id=a.cluster,
-        gpu_type=a.gpu_type, gpus=row.gpus, state=allocation_state(a.state), window_start=ts(row.window.start),
-        window_end=ts(row.window.end), actual=usage(a.usage),
+        gpu_type=a.gpu_type, gpus=row.gpus, state=allocation_state(a.state), window_start=ts(row.start),
+        window_end=ts(row.end), actual=usage(a.usage),
     )
     run = a.execution
     if run is not None:  # the executor has acted on it

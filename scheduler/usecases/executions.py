@@ -2,8 +2,9 @@
 
 An allocation is listed once it was approved (and in every state the executor moves it to after that) and its
 round is published, since only a published round executes.  Each row carries what a reader needs without a
-second call: its request's organisation and GPU count, and its window in wall-clock time, computed as the
-executor computes it (:func:`scheduler.execution.reconcile.window`, from the instant of publication).
+second call: its request's organisation and GPU count, and its window in wall-clock time, which the caller
+computes as the executor does (the service passes :func:`scheduler.execution.reconcile.window`; this floor
+does not import the execution one).
 
 An applicant sees its own organisation's rows only; the filter is applied here, inside the read, so the
 edge's role table is not the only guard.  A page may therefore hold fewer rows than asked for; its cursor
@@ -12,15 +13,17 @@ still moves on, as for every other list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from scheduler.access import Principal
 from scheduler.domain import AllocationRecord, RequestRecord, RoundRecord
-from scheduler.execution.reconcile import Window, window
 from scheduler.states import AllocationState, RoundState
 from scheduler.store import AllocationQuery, Page, PageRequest, Reader
 
 A = AllocationState
+Span = Callable[[RoundRecord, AllocationRecord], tuple[datetime, datetime]]  # an allocation's wall-clock window
 APPROVED_SINCE = frozenset({A.APPROVED, A.SUBMITTED, A.RUNNING, A.SUCCEEDED, A.FAILED, A.STALE})
 
 
@@ -31,11 +34,11 @@ class ExecutionRow:
     allocation: AllocationRecord
     org: str
     gpus: int
-    window: Window
+    start: datetime
+    end: datetime
 
 
-def listing(r: Reader, who: Principal, round_id: str | None, page: PageRequest,
-            seconds_per_slot: float | None) -> Page[ExecutionRow]:
+def listing(r: Reader, who: Principal, round_id: str | None, page: PageRequest, span: Span) -> Page[ExecutionRow]:
     """Approved allocations of published rounds (or of the one round, which must exist), oldest first."""
     rounds: dict[str, RoundRecord] = {}
     if round_id is not None:
@@ -54,7 +57,5 @@ def listing(r: Reader, who: Principal, round_id: str | None, page: PageRequest,
         request = requests[a.request_id]
         if who.is_applicant and request.org != who.org:
             continue
-        # a published round is final, so its last update is the instant it was published (as the executor reads it)
-        span = window(record, a, seconds_per_slot, epoch=record.updated_at)
-        rows.append(ExecutionRow(a, request.org, request.gpus, span))
+        rows.append(ExecutionRow(a, request.org, request.gpus, *span(record, a)))
     return Page(items=rows, next_cursor=found.next_cursor)
