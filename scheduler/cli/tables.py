@@ -144,12 +144,19 @@ def ledger_entry(e: Any) -> None:
 
 def accounts(e: Any, out: Console = console) -> None:
     """Planned against actual, per category and in total, and how each side counts energy."""
-    from scheduler.demo.report import PLANNED_NOTE
+    from scheduler.ledger import ENERGY_NOTE
 
     def co2(figures: Any) -> str:
+        if not figures.items:
+            return "—"
         known = f"{figures.co2_kg:,.2f}" if figures.HasField("co2_kg") else "unknown"
         return known + (f" (+{figures.co2_unknown} unknown)" if figures.HasField("co2_kg") and figures.co2_unknown
                         else "")
+
+    def sci(a: Any) -> str:
+        if not a.actual.items:
+            return "—"
+        return f"{a.sci_actual:,.1f}" if a.HasField("sci_actual") else "unknown"
 
     table = Table(title=f"round {e.round_id}: planned against actual", title_justify="left")
     for col in ("category", "allocations", "ran", "GPU-h plan", "GPU-h actual", "kWh plan", "kWh actual",
@@ -158,10 +165,10 @@ def accounts(e: Any, out: Console = console) -> None:
     for name, a in [*sorted(e.accounts_by_category.items()), ("total", e.accounts)]:
         table.add_row(name, str(a.planned.items), str(a.actual.items), f"{a.planned.gpu_hours:,.1f}",
                       f"{a.actual.gpu_hours:,.2f}", f"{a.planned.energy_kwh:,.1f}", f"{a.actual.energy_kwh:,.2f}",
-                      co2(a.planned), co2(a.actual), f"{a.sci_actual:,.1f}" if a.HasField("sci_actual") else "unknown",
+                      co2(a.planned), co2(a.actual), sci(a),
                       style="bold" if name == "total" else None)
     out.print(table)
-    out.print(f"[dim]{PLANNED_NOTE}[/dim]")
+    out.print(f"[dim]{ENERGY_NOTE}[/dim]")
 
 
 def audit(events: list[Any]) -> None:

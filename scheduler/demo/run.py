@@ -257,8 +257,9 @@ def wait_executed(stub: execution_pb2_grpc.ExecutionServiceStub, operator: str, 
 
 def print_ledger(entry: ledger_pb2.LedgerEntry) -> None:
     tables.accounts(entry, console)
-    console.print("[dim]Under the demo's compressed clock the jobs, short real workloads, end long before their "
-                  "windows, so actual GPU-hours are far below the plan's.[/dim]")
+    console.print("[dim]Actual times are the Ray jobs' own, from acceptance to exit, mapped back onto the round's "
+                  "hours: under the compressed clock one wall-clock second is many minutes of the round, so a job's "
+                  "start-up counts as run time.[/dim]")
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(entry.rejections_by_reason.items())) or "none"
     console.print(f"Rejections by reason: {reasons}.  Min attainment {entry.min_attainment:.3f}, "
                   f"Jain {entry.jain:.3f}.")
