@@ -175,7 +175,8 @@ def test_the_ledger_shows_planned_against_actual_with_unknown_co2(world: World) 
                                               for line in table.splitlines() if line.startswith("│"))}
     # one allocation planned, none ran yet; the example clusters report no carbon intensity, so planned CO2 is unknown
     assert rows["research"][:2] == ["1", "0"] and rows["total"][:2] == ["1", "0"]
-    assert rows["total"][6] == "unknown" and rows["total"][8] == "unknown"  # kgCO2e plan, SCI
+    assert rows["total"][6] == "unknown", "planned CO2 on clusters without carbon data"
+    assert rows["total"][7] == "—" and rows["total"][8] == "—", "nothing ran: no actual CO2, no SCI"
     assert "board power" in " ".join(out.split()) and "full utilisation" in " ".join(out.split())
 
 
