@@ -10,7 +10,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="the whole product: service, local Ray head, agents, a round, jobs, ledger")
     p.add_argument("--out", default="allmende-demo", help="folder for the database, logs and report "
                                                          "(default ./allmende-demo)")
-    p.add_argument("--seconds-per-slot", type=float, default=2.5, help="compressed clock: seconds per slot (2.5)")
+    p.add_argument("--seconds-per-slot", type=float, default=3.0, help="compressed clock: seconds per slot (3)")
     p.add_argument("--time-limit", type=float, default=10.0, help="solver seconds (default 10)")
     p.set_defaults(func=cmd_demo)
 

@@ -87,8 +87,8 @@ class Stubs:
 @dataclass(frozen=True)
 class Options:
     out: Path
-    seconds_per_slot: float = 3.0
-    time_limit_s: float = 10.0
+    seconds_per_slot: float
+    time_limit_s: float
     port: int = 0
 
 
