@@ -89,7 +89,6 @@ class Options:
     out: Path
     seconds_per_slot: float
     time_limit_s: float
-    port: int = 0
 
 
 def example(name: str) -> Any:
@@ -275,7 +274,7 @@ def main(options: Options) -> int:
     clusters = example("clusters.yaml")["clusters"]
     requests = example("requests.yaml")["requests"]
     toks = tokens(url, sorted({r["org"] for r in requests}), [c["id"] for c in clusters])
-    port = options.port or free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     exe = [sys.executable, "-m", "scheduler.cli"]
     settings = {
