@@ -3,14 +3,24 @@
 A plan answers one problem.  Every request appears exactly once, either as an
 assignment (cluster, GPU type, ``[start_slot, end_slot)``) or as a rejection
 with a machine-readable ``reason`` from :data:`REASONS` and a sentence a person
-can read.  ``metrics`` and ``solver`` are reports: they never decide validity.
+can read.  ``metrics`` and ``solver`` are reports: they never decide validity.  A plan
+written by another program is read whatever it puts there: a block (or top-level key)
+this module cannot read is left out and named in :attr:`Plan.notes`, never refused.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from solver.problem import Id
 
@@ -79,6 +89,17 @@ class CategoryMetrics(Frozen):
     assigned: int
 
 
+class LevelSpread(Frozen):
+    """How far from even the plan is: the largest level (work / share) over the smallest, among the
+    categories with a share that still have rejected requests fitting alone; ``ratio`` is None
+    when the lowest level is 0."""
+
+    ratio: float | None
+    highest: str
+    lowest: str
+    levels: dict[str, float]
+
+
 class Metrics(Frozen):
     gpu_hours: float = 0.0
     gpu_hours_by_category: dict[str, float] = {}
@@ -93,6 +114,10 @@ class Metrics(Frozen):
     utilisation: dict[str, float] = {}
     assigned: int = 0
     rejected: int = 0
+    wasted: int = 0
+    justified_complaints: int = 0
+    level_spread: LevelSpread | None = None
+    held_back: str | None = None
 
 
 class SolverInfo(Frozen):
@@ -123,3 +148,33 @@ class Plan(Frozen):
     rejected: list[Rejection] = []
     metrics: Metrics = Metrics()
     solver: SolverInfo = SolverInfo()
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """What was left out when the plan was read: informational blocks in a shape this contract does not have."""
+        return list(self._notes)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _informational(cls, data: object, handler: ValidatorFunctionWrapHandler) -> Plan:
+        """Strict on assignments and rejections; ``metrics``, ``solver`` and unknown keys only earn a note."""
+        notes: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)
+            for key, model in (("metrics", Metrics), ("solver", SolverInfo)):
+                if key in data and not isinstance(data[key], (Metrics, SolverInfo)):
+                    try:
+                        model.model_validate(data[key])
+                    except ValidationError as exc:
+                        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or key}: {e['msg']}"
+                                             for e in exc.errors()[:5])
+                        notes.append(f"{key} not read (informational, not checked): {problems}")
+                        del data[key]
+            for key in sorted(set(data) - set(cls.model_fields), key=str):
+                notes.append(f"unknown top-level key {key!r} ignored")
+                del data[key]
+        plan = handler(data)
+        assert isinstance(plan, Plan)
+        plan._notes = notes
+        return plan

@@ -8,13 +8,17 @@ one is true of the plan it explains:
 3. It does not fit on its own: the first rule, added one at a time to an empty
    plan (GPU counts, power cap, energy, carbon, organisation cap), that leaves no
    start names the reason (``capacity``, ``power_cap``, ...).
-4. It fits alone but not beside this plan: if lifting one budget (organisation
-   cap, energy, carbon) in the plan's residual would let it in, that budget is the
-   reason; otherwise GPUs or power are taken, and the reason says why: under a
-   policy with a fairness floor, ``category_balance`` when the request's category
-   already has that much of its fair share (or has no share), else
-   ``lower_merit`` when higher-merit requests hold them, else ``capacity`` (or
-   ``power_cap`` when only power is short).
+4. It fits alone but not beside this plan (every solve ends with a fill, so a
+   rejected request never fits beside its plan): if lifting one budget
+   (organisation cap, energy, carbon) in the plan's residual would let it in, that
+   budget is the reason; otherwise GPUs or power are taken, and the reason says
+   why: under a policy with a fairness floor, ``category_balance`` when the
+   request's category has no share, or when categories better served than its own
+   (higher level, work over share) hold GPUs it could use in its window; the
+   sentence names them with their levels and the level the request's category would
+   reach with it, and never names a category without a share (the plan has evicted
+   those wherever that let a request in).  Else ``lower_merit`` when higher-merit
+   requests hold them, else ``capacity`` (or ``power_cap`` when only power is short).
 
 What single change would let a rejected request in is :mod:`solver.counterfactuals`.
 """
@@ -22,13 +26,11 @@ What single change would let a rejected request in is :mod:`solver.counterfactua
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from solver.index import Index, IntArray
-from solver.metrics import attainments, demand_by_category
 from solver.placements import PlacementBook
 from solver.plan import Rejection
 from solver.policies.base import Policy
@@ -36,15 +38,11 @@ from solver.problem import Request
 
 
 def reject_all(index: Index, book: PlacementBook, alone: np.ndarray, policy: Policy) -> list[Rejection]:
-    work = np.zeros(len(index.categories))
-    for q in book.placed:
-        work[index.category[q]] += index.work[q]
-    att = attainments(index, work, demand_by_category(index, alone))
     occupancy = Occupancy.of(index, book)
     requests = {q.id: q for q in index.problem.requests}
     return [
         Rejection(request=index.req_ids[r], **_reason(
-            index, book, occupancy, requests[index.req_ids[r]], r, bool(alone[r]), policy, att))
+            index, book, occupancy, requests[index.req_ids[r]], r, bool(alone[r]), policy))
         for r in range(index.n)
         if r not in book.placed
     ]
@@ -58,7 +56,6 @@ def _reason(
     r: int,
     alone: bool,
     policy: Policy,
-    attainment: Mapping[int, float],
 ) -> dict[str, str]:
     opts = index.options[r]
     window = int(index.deadline[r] - index.earliest[r])
@@ -77,7 +74,7 @@ def _reason(
         }
     if not alone:
         return _alone_reason(index, r)
-    return _contention_reason(index, book, occupancy, r, policy, attainment.get(int(index.category[r])))
+    return _contention_reason(index, book, occupancy, r, policy)
 
 
 def _alone_reason(index: Index, r: int) -> dict[str, str]:
@@ -109,15 +106,10 @@ def _alone_reason(index: Index, r: int) -> dict[str, str]:
             f"{index.org_cap_gpu_hours:.0f}"}
 
 
-def _contention_reason(
-    index: Index, book: PlacementBook, occupancy: Occupancy, r: int, policy: Policy, attainment: float | None
-) -> dict[str, str]:
+def _contention_reason(index: Index, book: PlacementBook, occupancy: Occupancy, r: int, policy: Policy
+                       ) -> dict[str, str]:
     org = index.orgs[index.org[r]]
     cat = index.categories[index.category[r]]
-    if book.earliest(r) is not None:
-        share = f"{attainment:.0%} of its fair share" if attainment is not None else "no share"
-        return {"reason": "category_balance", "detail": f"it fits beside this plan, but admitting it would lower the "
-                f"fairness of the plan: category {cat} already has {share}"}
     budgets = [
         ("org_cap", "org_left", f"needs at least {min(o.gpu_hours for o in index.options[r]):.0f} GPU-hours but "
          f"organisation {org} has {book.org_left[index.org[r]]:.0f} left of its cap of "
@@ -135,9 +127,9 @@ def _contention_reason(
         if index.share[index.category[r]] == 0:
             return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} has no share "
                     "and only gets capacity left over once the categories with a share are served"}
-        if attainment is not None and attainment >= floor:
-            return {"reason": "category_balance", "detail": f"it fits on its own, but category {cat} already has "
-                    f"{attainment:.0%} of its fair share; the capacity it needs went to categories below theirs"}
+        held = _held_by_better(index, book, occupancy, r)
+        if held:
+            return {"reason": "category_balance", "detail": held}
     higher = int((index.merit[blockers] > index.merit[r]).sum())
     if higher:
         return {"reason": "lower_merit", "detail": f"it fits on its own, but {higher} requests with merit above "
@@ -146,6 +138,37 @@ def _contention_reason(
     reason = "power_cap" if why == "power" else "capacity"
     return {"reason": reason, "detail": f"it fits on its own, but the {why} of every eligible cluster are taken "
             f"in its window (slots {index.earliest[r]}–{index.deadline[r]}) by other allocations"}
+
+
+def _held_by_better(index: Index, book: PlacementBook, occupancy: Occupancy, r: int) -> str:
+    """Who of the better-served categories holds r's pool in r's window (the pool where they hold most), or ''."""
+    work = np.bincount(index.category[occupancy.req], weights=index.work[occupancy.req],
+                       minlength=len(index.categories))
+    shared = index.share > 0
+    level = np.full(len(index.categories), np.inf)
+    level[shared] = work[shared] / index.share[shared]
+    c = int(index.category[r])
+    e, d = int(index.earliest[r]), int(index.deadline[r])
+    best: tuple[float, int, dict[int, float]] | None = None
+    for pool in sorted({o.pool for o in index.options[r]}):
+        hit = (occupancy.pool == pool) & (occupancy.start < d) & (occupancy.end > e)
+        held: dict[int, float] = {}
+        for q, s0, s1 in zip(occupancy.req[hit], occupancy.start[hit], occupancy.end[hit], strict=True):
+            h = int(index.category[q])
+            if shared[h] and h != c and level[h] > level[c]:
+                held[h] = held.get(h, 0.0) + float(index.gpus[q] * (min(s1, d) - max(s0, e)))
+        if held and (best is None or sum(held.values()) > best[0]):
+            best = (sum(held.values()), pool, held)
+    if best is None:
+        return ""
+    _, pool, held = best
+    names = sorted(held, key=lambda h: -level[h])
+    listed = [f"{index.categories[h]} (level {level[h]:,.0f})" for h in names]
+    who = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + f" and {listed[-1]}"
+    reach = (work[c] + index.work[r]) / index.share[c]
+    return (f"{index.pool_type[pool]} on {index.cluster_ids[index.pool_cluster[pool]]} in slots {e}–{d} are held by "
+            f"{who}; {index.categories[c]} would reach level {reach:,.0f} with this request, and no eviction of "
+            "better-served jobs that keeps them at least as well served lets it in")
 
 
 def _fits_without(book: PlacementBook, r: int, attr: str) -> bool:

@@ -11,7 +11,10 @@
              (``solver.neighbourhood``)
 6. fill      add every request that still fits and does not lower the score
 7. polish    move each job to its lowest-carbon start that changes nothing else
-8. decode    assignments with energy and CO2, rejections with reasons, metrics
+8. settle    place every request that still fits, whatever the score (0 wasted), and under
+             the fair policy resolve justified complaints by swaps (``solver.stability``);
+             this phase has its own share of the time and runs after a timeout too
+9. decode    assignments with energy and CO2, rejections with reasons, metrics
 
 Every phase works on a :class:`~solver.placements.PlacementBook`, which enforces every hard
 rule, so the plan returned at any moment (time limit included) is valid.
@@ -41,9 +44,11 @@ from solver.plan import Assignment, Plan, Progress, SolverInfo
 from solver.policies import DEFAULT, Context, Policy, get
 from solver.problem import Problem
 from solver.reasons import reject_all
+from solver.stability import settle, stability_metrics
 
 Clock = Callable[[], float]
 PROGRESS_EVERY_S = 0.5
+SETTLE_SHARE = 0.15  # of the time limit, kept from the improve phase for settling
 
 
 def solve(
@@ -98,13 +103,17 @@ def solve(
         if pol.score(ctx, saver) > pol.score(ctx, book):
             book = saver
         t = phase("economise", t)
-    status = improve(ctx, pol, book, relaxation, params, deadline=deadline - _finish_reserve(index), clock=clock,
+    settle_by = deadline - _finish_reserve(index)
+    status = improve(ctx, pol, book, relaxation, params, deadline=settle_by - SETTLE_SHARE * params.time_limit_s,
+                     clock=clock,
                      on_step=lambda: report("improve", book, PROGRESS_EVERY_S))
     t = phase("improve", t)
     fill(ctx, pol, book, lp_guide.order)
     t = phase("fill", t)
     polish.lower_carbon(ctx, book)
     t = phase("polish", t)
+    settle(ctx, pol, book, lp_guide, settle_by, clock)
+    t = phase("settle", t)
     report("polish", book)
     plan = decode(ctx, book, pol)
     t = phase("decode", t)
@@ -180,5 +189,5 @@ def decode(ctx: Context, book: PlacementBook, policy: Policy) -> Plan:
     return Plan(
         assignments=assignments,
         rejected=reject_all(index, book, ctx.alone, policy),
-        metrics=compute(index, book.placed, ctx.alone),
+        metrics=compute(index, book.placed, ctx.alone).model_copy(update=stability_metrics(ctx, book)),
     )

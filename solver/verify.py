@@ -25,6 +25,11 @@ The rules (numbered as in :class:`Violation.rule`):
    where capacity is the horizon's available GPU-hours (per slot, clamped at 0);
 10. every pin of the problem is an assignment on its cluster, type and start.
 
+Next to the hard rules, :func:`check` reports what the policies promise but validity does
+not require: wasted requests, justified complaints and the level spread
+(:mod:`solver.verify_stability`), and the notes from reading the plan (informational
+blocks in a shape the contract does not have are left out, never refused).
+
 Rules 5-9 count an assignment only when rule 2 holds for it (a GPU type a
 cluster does not have cannot run there) and only over the slots inside the
 horizon; an assignment that breaks rules 3 or 4 still counts, since it would run.
@@ -48,6 +53,7 @@ import numpy.typing as npt
 
 from solver.plan import REASONS, Assignment, Plan
 from solver.problem import Cluster, Problem, Request
+from solver.verify_stability import Stability, stability
 
 ABS_TOL = 1e-6
 REL_TOL = 1e-9
@@ -71,6 +77,19 @@ class Violation:
     def __str__(self) -> str:
         who = f" [{self.request}]" if self.request else ""
         return f"rule {self.rule}{who} at {self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The hard rules broken (the plan is valid when there are none), and beside them the plan's stability."""
+
+    violations: list[Violation]
+    stability: Stability
+    notes: list[str]
+
+
+def check(problem: Problem, plan: Plan) -> Report:
+    return Report(verify(problem, plan), stability(problem, plan), plan.notes)
 
 
 def verify(problem: Problem, plan: Plan) -> list[Violation]:

@@ -248,3 +248,16 @@ def arbitrary_plans(draw: st.DrawFn, problem: Problem) -> Plan:
 def as_data(problem: Problem) -> dict[str, Any]:
     """The problem as a file would hold it, for tests that break one field and re-validate."""
     return problem.model_dump(mode="json")
+
+
+@st.composite
+def contended(draw: st.DrawFn) -> Problem:
+    """A small crowded problem whose shares name every category and give one of them nothing: what stability
+    properties need (the share-0 category is entitled only to what no shared category can use)."""
+    problem = draw(problems(max_requests=12, max_clusters=2, max_slots=12, min_requests=4))
+    weights = {c: draw(st.integers(1, 5)) for c in CATEGORIES[:2]}
+    total = sum(weights.values())
+    category_shares = {"research": weights["research"] / total, "industry": 0.0,
+                       "education": weights["industry"] / total}
+    policy = problem.policy.model_copy(update={"category_shares": category_shares})
+    return problem.model_copy(update={"policy": PolicyConfig.model_validate(policy.model_dump())})

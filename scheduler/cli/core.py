@@ -77,14 +77,23 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from solver.files import InputError, load_plan, load_problem
-    from solver.verify import verify
+    from solver.verify import check
 
     try:
         problem, plan = load_problem(args.problem), load_plan(args.plan)
     except InputError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
-    violations = verify(problem, plan)
+    report = check(problem, plan)
+    for note in report.notes:
+        console.print(f"note: {escape(note)}")
+    st = report.stability
+    spread = st.level_spread
+    spread_text = "—" if spread is None else (
+        f"{'∞' if spread.ratio is None else f'{spread.ratio:.3f}'} ({spread.highest} over {spread.lowest})")
+    console.print(f"stability (not hard rules): {len(st.wasted)} wasted, {len(st.complaints)} justified complaints, "
+                  f"level spread {spread_text}")
+    violations = report.violations
     if not violations:
         console.print(f"[green]valid[/green]: {len(plan.assignments)} assignments, {len(plan.rejected)} rejections, "
                       "every hard rule holds")
@@ -169,8 +178,9 @@ def print_summary(plan: Any, out: Console) -> None:
     out.print(head)
     cats = Table("category", "share", "demand h", "fair h", "got h", "attain", "assigned")
     for name, c in sorted(m.categories.items()):
-        cats.add_row(name, f"{c.share:.2f}", f"{c.demand_work:,.0f}", f"{c.fair_share_work:,.0f}", f"{c.work:,.0f}",
-                     f"{c.attainment:.3f}", f"{c.assigned}/{c.requests}")
+        shared = c.share > 0  # a category without a share has no fair share to attain
+        cats.add_row(name, f"{c.share:.2f}", f"{c.demand_work:,.0f}", f"{c.fair_share_work:,.0f}" if shared else "—",
+                     f"{c.work:,.0f}", f"{c.attainment:.3f}" if shared else "—", f"{c.assigned}/{c.requests}")
     out.print(cats)
     if plan.rejected:
         reasons: dict[str, int] = {}

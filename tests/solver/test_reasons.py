@@ -1,7 +1,7 @@
 """Why a request was rejected: every reason code has a story, and every reason is true of its plan.
 
-A reason other than ``category_balance`` says the request fits nowhere beside the plan; a brute force
-(``fits_somewhere``) tries every cluster, type and start with the independent checker to hold it to that.
+Every solve ends with a fill, so every rejected request fits nowhere beside its plan, whatever the reason; a
+brute force (``fits_somewhere``) tries every cluster, type and start with the independent checker to hold it to that.
 """
 
 from __future__ import annotations
@@ -115,19 +115,18 @@ REASON_CASES = [
             slots=6,
             policy={"category_shares": {"art": 0.5, "science": 0.5}},
         ),
-        "fair", "s4", "category_balance", ["category science already has 100% of its fair share"],
-        id="fair policy keeps room for the one art job; the lowest-merit science job yields",
+        "fair", "s4", "lower_merit", ["3 requests with merit above 0.86"],
+        id="fair policy keeps room for the one art job; the lowest-merit science job yields to its own category",
     ),
     pytest.param(
         world(
-            req("a1", merit=0.5, category="a"),
-            req("a2", merit=0.4, category="a"),
-            req("b1", merit=0.9, category="b", org="org-b1"),
-            req("b2", merit=0.8, category="b", org="org-b2"),
-            policy={"category_shares": {"a": 0.5, "b": 0.5}, "org_cap_share": 0.1},
+            req("a1", 16, runtime={"H100": 12}, merit=0.2, category="art"),
+            req("s1", 16, runtime={"H100": 12}, merit=0.9, category="science"),
+            policy={"category_shares": {"art": 0.5, "science": 0.5}},
         ),
-        "fair", "b2", "category_balance", ["it fits beside this plan", "lower the fairness"],
-        id="b2 fits beside the plan, but a's org cap holds a at one job and b2 would push b above a",
+        "fair", "s1", "category_balance", ["H100 on jsc-booster in slots 0–12 are held by art (level 384)",
+                                           "science would reach level 384"],
+        id="art holds the whole cluster; evicting it would leave art worse off than science would be",
     ),
     pytest.param(
         world(
@@ -167,15 +166,14 @@ def test_each_reason_comes_from_its_scenario(
     for fragment in detail:
         assert fragment in got.detail
     r = next(q for q in problem.requests if q.id == rid)
-    if "fits beside this plan" not in got.detail:
-        assert not fits_somewhere(problem, plan, r), "a rejection other than category_balance means it fits nowhere"
+    assert not fits_somewhere(problem, plan, r), "a rejected request fits nowhere beside its plan"
 
 
 # Reasons are true on random plans -----------------------------------------------------------------------------------
 
 
 def check_reasons(problem: Problem, plan: Plan) -> None:
-    """Every reason holds of the plan: eligibility, the window, and "fits nowhere" unless it fits beside it."""
+    """Every reason holds of the plan: eligibility, the window, and "fits nowhere" beside it."""
     assert verify(problem, plan) == []
     by_id = {r.id: r for r in problem.requests}
     for x in plan.rejected:
@@ -187,8 +185,7 @@ def check_reasons(problem: Problem, plan: Plan) -> None:
         assert (x.reason == "no_eligible_cluster") == (not eligible)
         if x.reason == "window_too_short":
             assert min(eligible) > problem.deadline(r) - r.earliest_slot
-        if "fits beside this plan" not in x.detail:
-            assert not fits_somewhere(problem, plan, r), f"{r.id} is rejected ({x.reason}) but fits"
+        assert not fits_somewhere(problem, plan, r), f"{r.id} is rejected ({x.reason}) but fits"
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -487,8 +487,8 @@ RULES = [
         ),
         "fair",
         {"a": "assigned", "s0": "assigned", "s1": "assigned", "s2": "assigned"}
-        | {"s3": "category_balance", "s4": "category_balance"},
-        id="fair policy keeps room for the one art job; the lowest-merit science jobs yield (category_balance)",
+        | {"s3": "lower_merit", "s4": "lower_merit"},
+        id="fair policy keeps room for the one art job; the lowest-merit science jobs yield to their own (lower_merit)",
     ),
 ]
 
