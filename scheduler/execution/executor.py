@@ -160,7 +160,7 @@ class Executor:
                 await self._submit(backend, record, spec, kind)
             elif action.do == Do.STOP:
                 await self.store.write_async(lambda t: _update(t, action.allocation, kind, now, "stop", action.reason,
-                                                               message=action.reason))
+                                                               state=action.to, message=action.reason))
                 await asyncio.to_thread(backend.stop, action.submission_id)
             elif action.do == Do.MARK:
                 await self.store.write_async(lambda t: self._record_mark(t, action, item, cluster, kind, now))
