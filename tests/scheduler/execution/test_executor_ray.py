@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ SECONDS_PER_SLOT = 1.0
 UTILISATION = 0.7
 TICK_S = 0.25
 SETTLED = frozenset({A.SUCCEEDED, A.FAILED})
+PATIENT = Rules(max_attempts=5, retry_backoff_s=1.0, pending_timeout_s=30.0, stop_grace_s=30.0)
 
 
 @dataclass
@@ -118,10 +119,9 @@ def jobs_of(head: RayHead, allocation_id: str) -> list[ObservedJob]:
     return [j for j in RayJobsBackend(head.dashboard_url).observe() if j.allocation_id == allocation_id]
 
 
-def rules(**fields: float) -> Rules:
+def rules(**fields: Any) -> Rules:
     """Patient enough for a loaded machine: a head that is briefly busy ("no available agent") is retried."""
-    return Rules(**({"max_attempts": 5, "retry_backoff_s": 1.0, "pending_timeout_s": 30.0, "stop_grace_s": 30.0}
-                    | fields))
+    return replace(PATIENT, **fields)
 
 
 def settled(record: AllocationRecord) -> bool:
