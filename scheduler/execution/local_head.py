@@ -20,8 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +78,7 @@ def start(clusters: Iterable[ClusterRecord], gpus: int | None = None, address: s
            "--include-dashboard=true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
            "--num-gpus", str(total), "--resources", json.dumps(resources(clusters)), "--disable-usage-stats"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"})
+                            env=os.environ | job_environment())
     head = LocalHead(f"http://127.0.0.1:{dashboard}", proc.pid, temp)
     try:
         out, _ = proc.communicate(timeout=START_TIMEOUT_S)
@@ -90,25 +89,37 @@ def start(clusters: Iterable[ClusterRecord], gpus: int | None = None, address: s
         head.stop()
         raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode(errors='replace')[-2000:]}")
     try:
-        _wait_for_jobs_api(head.dashboard_url)
+        wait_until_accepting(head.dashboard_url)
     except RuntimeError:
         head.stop()
         raise
     return head
 
 
-def _wait_for_jobs_api(url: str) -> None:
-    """``ray start`` returns before the dashboard serves the Jobs API; submissions before then would fail."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+def wait_until_accepting(url: str, timeout: float = START_TIMEOUT_S) -> None:
+    """Wait until the head's Jobs API takes a job.
+
+    The dashboard answers before its job agent is ready ("No available agent to submit job"), and a
+    submission in that gap fails; so readiness is a real submission of a no-op job, which also warms
+    the job machinery.  The job carries no Allmende metadata, so the executor never sees it.
+    """
+    from ray.job_submission import JobSubmissionClient
+
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            with urllib.request.urlopen(f"{url}/api/version", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the Ray dashboard at {url} did not answer within {START_TIMEOUT_S}s")
+            JobSubmissionClient(url).submit_job(entrypoint="true", submission_id=f"allmende-ready-{uuid.uuid4().hex}")
+            return
+        except Exception as e:  # connection refused, 404 or 500 while the modules and the agent start
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Ray Jobs API at {url} took no job within {timeout:.0f} s: {e}") from e
+            time.sleep(0.5)
+
+
+def job_environment() -> dict[str, str]:
+    """The head's environment, which its jobs inherit: this interpreter's ``python`` first on PATH."""
+    return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 class OnDemand:
