@@ -94,24 +94,6 @@ def stores(tmp_path: Path) -> Iterator[Callable[[], Repository]]:
         store.close()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def accepting_jobs(ray_head: RayHead) -> None:
-    """Wait until the head takes a submission: its Jobs API lists jobs a little before its agent accepts them
-    ("No available agent to submit job"), and a test's two-second window would pass meanwhile."""
-    from ray.job_submission import JobSubmissionClient
-
-    client = JobSubmissionClient(ray_head.dashboard_url)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.submit_job(entrypoint="true", submission_id=f"ready-{uuid.uuid4().hex[:8]}")
-            return
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def world(store: Repository, backend: Backend, rules: Rules, *jobs: dict[str, Any],
           **cluster_fields: Any) -> World:
     """Cluster ``de-01``, a round published now (horizon from T0, one-hour slots), a request per job."""
