@@ -1,7 +1,7 @@
 """A real local Ray head with the Jobs API, for the tests and the execution benchmark.
 
 ``ray start --head`` runs from the current interpreter's environment with a fresh temp dir (so no stale
-``ray_current_cluster`` file from an earlier head is read), a free GCS port and a free dashboard port,
+``ray_current_cluster`` file from an earlier head is read), free GCS, dashboard and agent ports,
 bound to 127.0.0.1.  The dashboard is on because the Jobs API lives there; :func:`running_head` yields
 only once ``JobSubmissionClient(url).list_jobs()`` answers.  The head advertises logical GPUs and one
 custom resource ``cluster:<id>`` per demo cluster, so one head stands in for several clusters.  Job
@@ -73,6 +73,7 @@ def running_head(num_gpus: int = 4, num_cpus: int = 2,
     cmd = [str(ray), "start", "--head", "--num-gpus", str(num_gpus), "--num-cpus", str(num_cpus),
            "--resources", resources, "--temp-dir", temp, "--port", str(port), "--node-ip-address", "127.0.0.1",
            "--include-dashboard=true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard_port),
+           "--dashboard-agent-listen-port", str(free_port()),  # the default 52365 may be another head's
            "--disable-usage-stats"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"} | _cluster_image())

@@ -159,8 +159,10 @@ class Executor:
                 record, spec = await self.store.write_async(lambda t: self._record_submit(t, action, item, kind, now))
                 await self._submit(backend, record, spec, kind)
             elif action.do == Do.STOP:
-                await self.store.write_async(lambda t: _update(t, action.allocation, kind, now, "stop", action.reason,
-                                                               message=action.reason))
+                if action.to is not None or not _asked(action):  # a repeated stop is sent again, not audited again
+                    await self.store.write_async(lambda t: _update(t, action.allocation, kind, now, "stop",
+                                                                   action.reason, state=action.to,
+                                                                   message=action.reason))
                 await asyncio.to_thread(backend.stop, action.submission_id)
             elif action.do == Do.MARK:
                 await self.store.write_async(lambda t: self._record_mark(t, action, item, cluster, kind, now))
@@ -220,6 +222,12 @@ class Executor:
                 fields["ended_at"] = job.ended_at
         return _update(t, action.allocation, kind, now, "execution", action.reason, state=action.to, usage=usage,
                        **fields)
+
+
+def _asked(action: Action) -> bool:
+    """Whether this stop, for this reason, is on record already (the job has not ended since it was asked)."""
+    ex = action.allocation.execution
+    return ex is not None and ex.submission_id == action.submission_id and ex.message == action.reason
 
 
 def _update(t: Transaction, a: AllocationRecord, kind: str, now: datetime, verb: str, reason: str, *,

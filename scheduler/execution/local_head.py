@@ -76,6 +76,7 @@ def start(clusters: Iterable[ClusterRecord], gpus: int | None = None, address: s
     total = gpus if gpus is not None else sum(sum(c.gpus.values()) for c in clusters)
     cmd = [str(ray), "start", "--head", "--port", str(port), "--temp-dir", temp, "--node-ip-address", "127.0.0.1",
            "--include-dashboard=true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+           "--dashboard-agent-listen-port", str(_free_port()),  # the default 52365 may be another head's
            "--num-gpus", str(total), "--resources", json.dumps(resources(clusters)), "--disable-usage-stats"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=os.environ | job_environment())

@@ -110,7 +110,7 @@ class Situation(StrEnum):
 class Do(StrEnum):
     SUBMIT = "submit"  # persist submitted + attempt, then submit (same id again: lost submit; next id: retry)
     MARK = "mark"  # persist a new state (and the job's times); no backend call
-    STOP = "stop"  # persist why, then stop the job; its STOPPED phase is read back next tick
+    STOP = "stop"  # persist why (and the row's state, if any), then stop the job; its phase is read back next tick
     WAIT = "wait"  # nothing to do; the row documents that waiting is the decision
 
 
@@ -140,7 +140,8 @@ TABLE: dict[tuple[AllocationState, Situation], Row] = {
     (A.SUBMITTED, S.EXHAUSTED): Row(Do.MARK, A.FAILED, "every submit attempt failed"),
     (A.SUBMITTED, S.MISSED): Row(Do.MARK, A.FAILED, "its window ended before the backend accepted the job"),
     (A.SUBMITTED, S.PENDING): Row(Do.WAIT, None, "the job waits for resources within its pending timeout"),
-    (A.SUBMITTED, S.PENDING_TOO_LONG): Row(Do.STOP, None, "pending past the timeout: the cluster lacks resources"),
+    # failed at once: Ray delivers the stop of a job whose supervisor was never placed only when it is placed
+    (A.SUBMITTED, S.PENDING_TOO_LONG): Row(Do.STOP, A.FAILED, "pending past the timeout: the cluster lacks resources"),
     (A.SUBMITTED, S.RUNNING): Row(Do.MARK, A.RUNNING, "the backend reports the job running"),
     (A.SUBMITTED, S.OUTLIVED): Row(Do.STOP, None, "the job is still alive after its window and grace"),
     (A.SUBMITTED, S.SUCCEEDED): Row(Do.MARK, A.SUCCEEDED, "the job ran and succeeded between two ticks"),

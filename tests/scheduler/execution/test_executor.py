@@ -206,6 +206,40 @@ def test_a_job_that_outlives_its_window_is_stopped() -> None:
     assert get(store).state == A.FAILED and "outlived" in get(store).execution.message  # type: ignore[union-attr]
 
 
+class Slow(MemoryBackend):
+    """A backend whose jobs take a while to stop: the stop is only counted."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.stops: list[str] = []
+
+    def stop(self, submission_id: str) -> None:
+        self.stops.append(submission_id)
+
+    def comply(self, submission_id: str) -> None:
+        """The job finally stops."""
+        super().stop(submission_id)
+
+
+def test_a_stop_asked_again_on_every_tick_is_audited_once() -> None:
+    clock = Clock()
+    store, backend = world({}), Slow(clock)
+    ex = executor(store, backend, clock)
+    clock.at(2)
+    tick(ex)
+    backend.start("alloc-0-1")
+    tick(ex)
+    clock.now = T0 + timedelta(hours=5, seconds=60)
+    for _ in range(3):
+        tick(ex)
+    assert backend.stops == ["alloc-0-1"] * 3, "sent again: the last one may have been lost"
+    trail = store.read(lambda r: r.list_audit(AuditQuery(subject="allocation/alloc-0"))).items
+    assert [e.action for e in trail].count("stop") == 1
+    backend.comply("alloc-0-1")
+    tick(ex)
+    assert get(store).state == A.FAILED and "outlived" in get(store).execution.message  # type: ignore[union-attr]
+
+
 def test_a_stale_cluster_flags_its_allocations_and_its_job_is_found_when_it_returns() -> None:
     clock = Clock()
     store, backend = world({}, {"start_slot": 3, "end_slot": 4}), MemoryBackend(clock)

@@ -82,7 +82,7 @@ ROWS = [
     pytest.param(item(A.SUBMITTED, **SUBMITTED), job(JobPhase.PENDING), hours(2.1), S.PENDING, Do.WAIT, None, "",
                  "waits for resources", id="a queued job within its pending timeout waits"),
     pytest.param(item(A.SUBMITTED, **SUBMITTED), job(JobPhase.PENDING), hours(2.2), S.PENDING_TOO_LONG, Do.STOP,
-                 None, "alloc-1-1", "lacks resources", id="a job pending past the timeout is stopped"),
+                 A.FAILED, "alloc-1-1", "lacks resources", id="a job pending past the timeout is stopped and failed"),
     pytest.param(item(A.SUBMITTED, **SUBMITTED), job(JobPhase.RUNNING), hours(2.1), S.RUNNING, Do.MARK, A.RUNNING,
                  "alloc-1-1", "running", id="the backend reports the job running"),
     pytest.param(item(A.SUBMITTED, **SUBMITTED), job(JobPhase.PENDING), hours(5.02), S.OUTLIVED, Do.STOP, None,
