@@ -29,5 +29,5 @@ def test_every_service_in_the_issue_is_in_the_contract() -> None:
 
     assert set(SERVICE_NAMES) == {
         "allmende.v1.InventoryService", "allmende.v1.RequestService", "allmende.v1.RoundService",
-        "allmende.v1.ReviewService", "allmende.v1.LedgerService",
+        "allmende.v1.ReviewService", "allmende.v1.LedgerService", "allmende.v1.ExecutionService",
     }
