@@ -23,6 +23,7 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "scheduler.cli.core",  # solve, verify, explain, schema, demo: offline, on files
     "scheduler.cli.serve",  # serve
+    "scheduler.cli.db",  # db upgrade: migrations alone, for a deployment step (the Helm hook)
     "scheduler.cli.tokens",  # token create|list|revoke, straight on the database
     "scheduler.cli.clusters",  # cluster register|report|list|show
     "scheduler.cli.requests",  # request submit|list|show|amend|withdraw
