@@ -25,6 +25,9 @@ from scheduler.states import AllocationState
 from solver.problem import Horizon
 from solver.sci import SciSpec, sci
 
+ENERGY_NOTE = ("Planned energy counts every GPU at its board power (TDP) at full utilisation × PUE, as the solver "
+                "does to keep within the energy cap; actual energy uses measured GPU power where the cluster agent "
+                "reports it, else board power × the configured utilisation × PUE.")
 STANDING = frozenset({
     AllocationState.APPROVED, AllocationState.SUBMITTED, AllocationState.RUNNING,
     AllocationState.SUCCEEDED, AllocationState.FAILED, AllocationState.STALE,

@@ -28,14 +28,16 @@ from scheduler.domain import (
     TokenRecord,
     new_id,
 )
+from scheduler.execution.reconcile import window
 from scheduler.heartbeats import Heartbeats
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
 from scheduler.store import AuditQuery, ClusterQuery, Page, PageRequest, Repository, RoundQuery
 from scheduler.store.cursors import is_cursor
-from scheduler.usecases import clusters, explanations, requests, review, rounds
+from scheduler.usecases import clusters, executions, explanations, requests, review, rounds
 from scheduler.usecases import ledger as public
+from scheduler.usecases.executions import ExecutionRow
 from scheduler.usecases.explanations import Explanation, Replay
 from scheduler.usecases.rounds import NewRound, RoundRun, describe
 from solver.problem import Pin
@@ -43,7 +45,8 @@ from solver.problem import Pin
 Clock = Callable[[], datetime]
 log = logging.getLogger("allmende.service")
 
-__all__ = ["Clock", "Explanation", "NewRound", "Replay", "RoundRun", "Service", "describe", "known_cursor", "utc_now"]
+__all__ = ["Clock", "ExecutionRow", "Explanation", "NewRound", "Replay", "RoundRun", "Service", "describe",
+           "known_cursor", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -209,6 +212,19 @@ class Service:
 
     async def ledger_entry(self, round_id: str) -> ledger.LedgerEntry:
         return await self.store.read_async(lambda r: public.published(r, round_id))
+
+    # -- execution --------------------------------------------------------------------------------
+
+    async def list_executions(self, who: Principal, round_id: str | None, page: PageRequest) -> Page[ExecutionRow]:
+        """Approved allocations of published rounds and what became of them; an applicant sees its own org's."""
+        per_slot = self.settings.execution_seconds_per_slot
+
+        def span(record: RoundRecord, a: AllocationRecord) -> tuple[datetime, datetime]:
+            # a published round is final, so its last update is the instant it was published, as the executor reads it
+            w = window(record, a, per_slot, epoch=record.updated_at)
+            return w.start, w.end
+
+        return await self.store.read_async(lambda r: executions.listing(r, who, round_id, page, span))
 
     async def close(self) -> None:
         await self.heartbeats.close()

@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scheduler.execution.local_head import wait_until_accepting
+from scheduler.execution.local_head import LocalHead, wait_until_accepting
 from support.ports import free_port
 
 START_TIMEOUT_S = 180
-GRACE_S = 3.0
 DEMO_CLUSTERS = {"de-01": 8, "fr-01": 8}
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,12 +87,11 @@ def running_head(num_gpus: int = 4, num_cpus: int = 2,
     finally:
         if proc.poll() is None:
             proc.kill()
-        _stop(proc.pid)
+        LocalHead(f"http://127.0.0.1:{dashboard_port}", pgid=proc.pid, temp_dir=temp).stop()  # its group, its temp dir
         if saved is None:
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
             os.environ["RAY_AUTH_MODE"] = saved
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _cluster_image() -> dict[str, str]:
@@ -104,31 +99,3 @@ def _cluster_image() -> dict[str, str]:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     python_path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {"PATH": path, "PYTHONPATH": python_path}
-
-
-def _group(pgid: int) -> list[int]:
-    """Live processes in process group ``pgid``, read from /proc."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] != "Z" and int(fields[2]) == pgid:
-                out.append(int(entry))
-    return out
-
-
-def _stop(pgid: int) -> None:
-    for sig, wait in ((signal.SIGTERM, GRACE_S), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while _group(pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if not _group(pgid):
-            return

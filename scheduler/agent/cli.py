@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scheduler.agent.errors import AgentError
-from scheduler.domain import Inventory
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the domain (and with it the solver) loads when the agent runs, not when ``allmende`` parses
     from scheduler.agent.loop import Agent
+    from scheduler.domain import Inventory
 
-Read = Callable[[], Inventory]
+Read = Callable[[], "Inventory"]
 NodeGpus = Callable[[], dict[str, tuple[str, int]]]
 Measure = Callable[[], dict[str, float]]
 
@@ -100,6 +100,7 @@ def _token(args: argparse.Namespace) -> str:
 def _source(args: argparse.Namespace) -> tuple[Read, dict[str, str], NodeGpus | None]:
     """The inventory reader, the product -> type map, and (Kubernetes only) a node -> GPUs reader."""
     from scheduler.agent import kube, static
+    from scheduler.domain import Inventory
 
     label_map = kube.parse_label_map(args.gpu_label)
     if args.static is not None:

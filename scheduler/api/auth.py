@@ -59,6 +59,7 @@ RULES: dict[str, Roles] = {
     "/allmende.v1.ReviewService/Pin": frozenset({OPS}),
     "/allmende.v1.ReviewService/Publish": frozenset({OPS}),
     "/allmende.v1.ReviewService/ListAuditEvents": frozenset({OPS, ANA}),
+    "/allmende.v1.ExecutionService/ListExecutions": frozenset({OPS, ANA, APP}),
     "/allmende.v1.LedgerService/ListPublishedRounds": None,
     "/allmende.v1.LedgerService/GetLedgerEntry": None,
 }

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from scheduler import ledger as public
 from scheduler.accounting import Figures
 from scheduler.api.gen.allmende.v1 import common_pb2 as common
+from scheduler.api.gen.allmende.v1 import execution_pb2 as execution_pb
 from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import ledger_pb2 as ledger
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
@@ -27,7 +28,7 @@ from scheduler.domain import (
     RoundRecord,
     Usage,
 )
-from scheduler.service import Explanation, Replay, RoundRun
+from scheduler.service import ExecutionRow, Explanation, Replay, RoundRun
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
 from solver import policies
 from solver.params import SolveParams
@@ -327,3 +328,22 @@ def figures(f: Figures) -> ledger.Figures:
 def accounts(a: public.Accounts) -> ledger.Accounts:
     return ledger.Accounts(planned=figures(a.planned), actual=figures(a.actual), sci_planned=a.sci_planned,
                            sci_actual=a.sci_actual)
+
+
+# -- execution ----------------------------------------------------------------------------------------
+
+
+def execution(row: ExecutionRow) -> execution_pb.Execution:
+    a = row.allocation
+    out = execution_pb.Execution(
+        allocation_id=a.id, round_id=a.round_id, request_id=a.request_id, org=row.org, cluster_id=a.cluster,
+        gpu_type=a.gpu_type, gpus=row.gpus, state=allocation_state(a.state), window_start=ts(row.start),
+        window_end=ts(row.end), actual=usage(a.usage),
+    )
+    run = a.execution
+    if run is not None:  # the executor has acted on it
+        out.MergeFrom(execution_pb.Execution(
+            backend=run.backend, submission_id=run.submission_id, attempts=run.attempts, message=run.message,
+            replan=run.replan, submitted_at=ts(run.submitted_at), started_at=ts(run.started_at),
+            ended_at=ts(run.ended_at)))
+    return out

@@ -26,6 +26,8 @@ from grpc_reflection.v1alpha import reflection
 from scheduler.api import servicers
 from scheduler.api.auth import Guard
 from scheduler.api.gen.allmende.v1 import (
+    execution_pb2,
+    execution_pb2_grpc,
     inventory_pb2,
     inventory_pb2_grpc,
     ledger_pb2,
@@ -57,6 +59,7 @@ SERVICE_NAMES = (
     rounds_pb2.DESCRIPTOR.services_by_name["RoundService"].full_name,
     review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name,
     ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
+    execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
 )
 OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
@@ -108,6 +111,7 @@ async def _build(service: Service, settings: Settings, metrics: Metrics | None =
     rounds_pb2_grpc.add_RoundServiceServicer_to_server(servicers.RoundServicer(service), guard)  # type: ignore[no-untyped-call]
     review_pb2_grpc.add_ReviewServiceServicer_to_server(servicers.ReviewServicer(service), guard)  # type: ignore[no-untyped-call]
     ledger_pb2_grpc.add_LedgerServiceServicer_to_server(servicers.LedgerServicer(service), guard)  # type: ignore[no-untyped-call]
+    execution_pb2_grpc.add_ExecutionServiceServicer_to_server(servicers.ExecutionServicer(service), guard)  # type: ignore[no-untyped-call]
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     for name in ("", *SERVICE_NAMES):

@@ -13,6 +13,8 @@ from typing import Any
 
 from scheduler.api import inbound, outbound
 from scheduler.api.auth import caller
+from scheduler.api.gen.allmende.v1 import execution_pb2 as execution
+from scheduler.api.gen.allmende.v1 import execution_pb2_grpc as execution_grpc
 from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import inventory_pb2_grpc as inventory_grpc
 from scheduler.api.gen.allmende.v1 import ledger_pb2 as ledger
@@ -188,3 +190,15 @@ class LedgerServicer(ledger_grpc.LedgerServiceServicer):
         round_id = inbound.identifier(request.round_id, "round_id")
         return outbound.ledger_entry(await self.service.ledger_entry(round_id))
 
+
+
+class ExecutionServicer(execution_grpc.ExecutionServiceServicer):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def ListExecutions(self, request: execution.ListExecutionsRequest, context: Context) -> (
+            execution.ListExecutionsResponse):
+        round_id = inbound.optional_identifier(request.round_id, "round_id")
+        page = await self.service.list_executions(caller(), round_id, inbound.page(request.page))
+        return execution.ListExecutionsResponse(executions=[outbound.execution(e) for e in page.items],
+                                                next_page_token=page.next_cursor or "")

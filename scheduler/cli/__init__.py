@@ -21,15 +21,19 @@ from collections.abc import Sequence
 
 # In the order of ``allmende --help``.  Heavy dependencies are imported lazily inside each module's handlers.
 COMMANDS: tuple[str, ...] = (
-    "scheduler.cli.core",  # solve, verify, explain, schema, demo: offline, on files
+    "scheduler.cli.core",  # solve, verify, explain, schema, demo-solver: offline, on files
+    "scheduler.cli.demo",  # demo: the whole product on one machine
+    "scheduler.cli.examples",  # examples: the example files, copied out
     "scheduler.cli.serve",  # serve
     "scheduler.cli.db",  # db upgrade: migrations alone, for a deployment step (the Helm hook)
+    "scheduler.agent.cli",  # agent: a cluster's inventory, carbon and power, reported
     "scheduler.cli.tokens",  # token create|list|revoke, straight on the database
     "scheduler.cli.clusters",  # cluster register|report|list|show
     "scheduler.cli.requests",  # request submit|list|show|amend|withdraw
     "scheduler.cli.rounds",  # round open|run|show|list|explain
     "scheduler.cli.review",  # review approve|reject|pin
     "scheduler.cli.ledger",  # publish, ledger, audit, replay
+    "scheduler.cli.execution",  # execution status|render
     "simulations.cli",  # simulate, sweep
 )
 

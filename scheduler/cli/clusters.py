@@ -21,13 +21,19 @@ err = Console(stderr=True)
 
 def register(sub: Any) -> None:
     cluster = group(sub, "cluster", "register clusters and report their inventory")
-    p = command(cluster, "register", "register a cluster (or update its description)", register_cluster)
-    p.add_argument("cluster_id")
-    p.add_argument("--country", required=True)
+    p = command(cluster, "register", "register a cluster (or update its description), or every cluster of a file",
+                register_cluster)
+    p.add_argument("cluster_id", nargs="?")
+    p.add_argument("--file", help="a clusters file like scheduler/examples/clusters.yaml, checked whole first")
+    p.add_argument("--country")
     p.add_argument("--operator", default="")
-    p.add_argument("--gpu", action="append", required=True, metavar="TYPE:COUNT:WATTS[:MEMORY_GB]")
+    p.add_argument("--gpu", action="append", metavar="TYPE:COUNT:WATTS[:MEMORY_GB]")
     p.add_argument("--power-cap-kw", type=float)
     p.add_argument("--pue", type=float, default=1.0)
+    p.add_argument("--execution", choices=["ray", "kuberay"], help="where approved allocations run (operators only)")
+    p.add_argument("--execution-address", default="", help="ray: the dashboard URL (default: the service's own head)")
+    p.add_argument("--execution-context", default="", help="kuberay: kubeconfig context (default: the current one)")
+    p.add_argument("--execution-namespace", default="", help="kuberay: namespace (default: one per organisation)")
     p = command(cluster, "report", "send inventory and heartbeats on one stream", report)
     p.add_argument("cluster_id")
     p.add_argument("--gpus", action="append", default=[], metavar="TYPE=COUNT")
@@ -44,14 +50,30 @@ def register(sub: Any) -> None:
 
 
 def register_cluster(remote: Remote, args: argparse.Namespace) -> int:
-    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.cli import cluster_file
 
+    messages = cluster_file.load(args.file) if args.file else [_from_flags(args)]
+    tables.clusters([remote.call(remote.inventory.RegisterCluster, msg) for msg in messages])
+    return EXIT_OK
+
+
+def _from_flags(args: argparse.Namespace) -> Any:
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.cli.cluster_file import target
+    from scheduler.cli.remote import CliError
+
+    missing = [flag for flag, value in (("CLUSTER_ID", args.cluster_id), ("--country", args.country),
+                                        ("--gpu", args.gpu)) if not value]
+    if missing:
+        raise CliError(f"cluster register needs {', '.join(missing)} (or --file)", EXIT_BAD_INPUT)
     msg = inv.RegisterClusterRequest(cluster_id=args.cluster_id, operator=args.operator, country=args.country,
                                      gpus=[_pool(text) for text in args.gpu], pue=args.pue)
     if args.power_cap_kw is not None:
         msg.power_cap_kw = args.power_cap_kw
-    tables.clusters([remote.call(remote.inventory.RegisterCluster, msg)])
-    return EXIT_OK
+    if args.execution:
+        msg.execution.CopyFrom(target(args.execution, args.execution_address, args.execution_context,
+                                      args.execution_namespace))
+    return msg
 
 
 def _pool(text: str) -> Any:

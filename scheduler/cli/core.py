@@ -1,4 +1,4 @@
-"""Offline commands around the pure core: solve, verify, explain, schema, demo.
+"""Offline commands around the pure core: solve, verify, explain, schema, demo-solver.
 
 They read and write problem and plan files (JSON or YAML by extension) and need
 no service.  Bad input exits with code 2, names the field and the id, and writes
@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
     p.add_argument("which", nargs="?", default="problem", choices=["problem", "plan"])
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("demo", help="solve the bundled example problem and print the plan summary")
+    p = sub.add_parser("demo-solver", help="solve the bundled example problem and print the plan summary")
     p.add_argument("--time-limit", type=float, default=10.0)
     p.set_defaults(func=cmd_demo)
 

@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from scheduler.api.gen.allmende.v1 import (
+    execution_pb2_grpc,
     inventory_pb2_grpc,
     ledger_pb2_grpc,
     requests_pb2,
@@ -66,6 +67,10 @@ class Remote:
     @property
     def ledger(self) -> ledger_pb2_grpc.LedgerServiceStub:
         return ledger_pb2_grpc.LedgerServiceStub(self.channel)  # type: ignore[no-untyped-call]
+
+    @property
+    def execution(self) -> execution_pb2_grpc.ExecutionServiceStub:
+        return execution_pb2_grpc.ExecutionServiceStub(self.channel)  # type: ignore[no-untyped-call]
 
     def call(self, method: Callable[..., T], request: Any, **kw: Any) -> T:
         """One RPC with the token, its failure turned into a :class:`CliError`."""

@@ -52,6 +52,31 @@ def rounds(found: list[Any]) -> None:
             err.print(f"[yellow]{r.round_id}:[/yellow] {r.error}")
 
 
+def executions(found: list[Any]) -> None:
+    from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
+
+    table = Table(title="executions")
+    for name in ("allocation", "request", "org", "cluster"):
+        table.add_column(name, overflow="fold")  # ids are folded onto a second line, never cut
+    for name in ("GPUs", "state", "attempts"):
+        table.add_column(name)
+    table.add_column("submission id", overflow="fold")
+    for name in ("window", "started", "ended", "message"):
+        table.add_column(name)
+    for e in found:
+        state_text = state(rnd.AllocationState.Name(e.state)) + (" ⚠ replan" if e.replan else "")
+        table.add_row(e.allocation_id, e.request_id, e.org, e.cluster_id, f"{e.gpus}×{e.gpu_type}", state_text,
+                      str(e.attempts), e.submission_id or "-",
+                      f"{when(e, 'window_start')} → {when(e, 'window_end')}", when(e, "started_at"),
+                      when(e, "ended_at"), e.message or "-")
+    console.print(table)
+
+
+def when(msg: Any, field: str) -> str:
+    """A timestamp field as ISO 8601, or ``-`` where it is unset."""
+    return str(getattr(msg, field).ToJsonString()) if msg.HasField(field) else "-"
+
+
 def pages(fetch: Callable[[str], Any], field: str, limit: int | None = None) -> list[Any]:
     out: list[Any] = []
     token = ""
@@ -114,6 +139,36 @@ def ledger_entry(e: Any) -> None:
         console.print(table)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(e.rejections_by_reason.items())) or "none"
     console.print(f"energy {e.energy_mwh:.3f} MWh · CO2 {e.co2_t:.3f} t · rejections: {reasons}")
+    accounts(e)
+
+
+def accounts(e: Any, out: Console = console) -> None:
+    """Planned against actual, per category and in total, and how each side counts energy."""
+    from scheduler.ledger import ENERGY_NOTE
+
+    def co2(figures: Any) -> str:
+        if not figures.items:
+            return "—"
+        known = f"{figures.co2_kg:,.2f}" if figures.HasField("co2_kg") else "unknown"
+        return known + (f" (+{figures.co2_unknown} unknown)" if figures.HasField("co2_kg") and figures.co2_unknown
+                        else "")
+
+    def sci(a: Any) -> str:
+        if not a.actual.items:
+            return "—"
+        return f"{a.sci_actual:,.1f}" if a.HasField("sci_actual") else "unknown"
+
+    table = Table(title=f"round {e.round_id}: planned against actual", title_justify="left")
+    for col in ("category", "allocations", "ran", "GPU-h plan", "GPU-h actual", "kWh plan", "kWh actual",
+                "kgCO2e plan", "kgCO2e actual", "SCI g/GPU-h"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for name, a in [*sorted(e.accounts_by_category.items()), ("total", e.accounts)]:
+        table.add_row(name, str(a.planned.items), str(a.actual.items), f"{a.planned.gpu_hours:,.1f}",
+                      f"{a.actual.gpu_hours:,.2f}", f"{a.planned.energy_kwh:,.1f}", f"{a.actual.energy_kwh:,.2f}",
+                      co2(a.planned), co2(a.actual), sci(a),
+                      style="bold" if name == "total" else None)
+    out.print(table)
+    out.print(f"[dim]{ENERGY_NOTE}[/dim]")
 
 
 def audit(events: list[Any]) -> None:

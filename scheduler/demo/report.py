@@ -15,10 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from scheduler.api.gen.allmende.v1 import ledger_pb2
-
-PLANNED_NOTE = ("Planned energy counts every GPU at its board power (TDP) at full utilisation × PUE, as the solver "
-                "does to keep within the energy cap; actual energy uses measured GPU power where the cluster agent "
-                "reports it, else board power × the configured utilisation × PUE.")
+from scheduler.ledger import ENERGY_NOTE
 
 
 def _png(fig: Any) -> str:
@@ -40,7 +37,8 @@ def gantt(entry: ledger_pb2.LedgerEntry) -> str:
     import matplotlib.pyplot as plt
 
     clusters = sorted({a.cluster_id for a in entry.allocations})
-    fig, axes = plt.subplots(len(clusters) or 1, 1, figsize=(9, 1.2 + 1.6 * len(clusters)), squeeze=False)
+    fig, axes = plt.subplots(len(clusters) or 1, 1, figsize=(9, 1.2 + 1.7 * len(clusters)), squeeze=False,
+                             sharex=True, layout="constrained")
     slot_h = entry.horizon.slot_minutes / 60.0
     for ax, cluster in zip(axes[:, 0], clusters, strict=False):
         rows = [a for a in entry.allocations if a.cluster_id == cluster]
@@ -130,11 +128,17 @@ def co2(entry: ledger_pb2.LedgerEntry) -> str:
     for i, a in enumerate(rows):
         if not a.HasField("co2_kg"):
             ax.annotate("unknown", (i, 0), rotation=90, ha="center", va="bottom", fontsize=7, color="#636363")
-    ax.set_xticks(x, [a.request_id for a in rows], rotation=90, fontsize=6)
+    ax.set_xticks(x, [_label(a) for a in rows], rotation=90, fontsize=6)
     ax.set_ylim(0, top * 1.15)
     ax.set_ylabel("kgCO2e")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def _label(a: ledger_pb2.PublicAllocation) -> str:
+    """An allocation as the public reads it: organisation and the start of the title."""
+    title = a.title if len(a.title) <= 28 else a.title[:27] + "…"
+    return f"{a.org}: {title}"
 
 
 def _fmt(value: float | None, spec: str = "{:,.1f}") -> str:
@@ -180,7 +184,7 @@ td:first-child,th:first-child{{text-align:left}}.note{{color:#555;font-size:13px
 SCI {_fmt(_opt(acc, 'sci_actual'))} gCO2e per GPU-hour.
 Min attainment {entry.min_attainment:.3f}, Jain {entry.jain:.3f}.
 Rejections by reason: {reasons}.</p>
-<p class="note">{e(PLANNED_NOTE)}</p>
+<p class="note">{e(ENERGY_NOTE)}</p>
 <h2>Allocation per cluster over time</h2><img alt="allocations per cluster" src="{gantt(entry)}">
 <h2>Shares by category</h2><img alt="shares by category" src="{shares(entry, targets)}">
 <table><tr><th>category</th><th>planned GPU-h</th><th>actual GPU-h</th><th>planned kWh</th><th>actual kWh</th>

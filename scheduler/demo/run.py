@@ -1,6 +1,7 @@
 """``allmende demo``: the whole product on embedded defaults, in the order a programme runs it.
 
-1. start ``allmende serve`` on SQLite with its own local Ray head (``--execute local``) and a
+1. start a local Ray head that stands in for the three clusters (a ``cluster:<id>`` resource each,
+   logical GPUs), then ``allmende serve`` on SQLite executing on it (``--execute local``) with a
    compressed clock (one slot of the round lasts ``seconds_per_slot`` seconds);
 2. register three example clusters as the operator, and start their agents (``allmende agent
    --static``), which stream inventories, carbon forecasts and heartbeats;
@@ -9,7 +10,7 @@
 4. open and run a round, approve it and publish it;
 5. let the executor run the approved allocations as Ray jobs, and wait until every one has ended;
 6. print the public ledger, planned beside actual, and write a self-contained HTML report;
-7. stop the agents and the service (which stops its Ray head).
+7. stop the agents, the service and the Ray head.
 
 Everything goes through the gRPC API with role tokens, as a programme's staff would use it; only the
 tokens are made on the database directly, as ``allmende token create`` does.
@@ -35,7 +36,6 @@ import grpc
 import yaml
 from google.protobuf import json_format
 from rich.console import Console
-from rich.table import Table
 
 from scheduler.api.gen.allmende.v1 import common_pb2 as common
 from scheduler.api.gen.allmende.v1 import (
@@ -52,11 +52,13 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.api.gen.allmende.v1 import requests_pb2_grpc as req_grpc
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.api.gen.allmende.v1 import rounds_pb2_grpc as rnd_grpc
+from scheduler.cli import tables
 from scheduler.demo import report
-from scheduler.domain import Change, Role
+from scheduler.domain import Change, ClusterRecord, Role
+from scheduler.execution import local_head
 from scheduler.store import open_store
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 SLOTS = 24
 SHARES = {"university": 0.35, "sme": 0.30, "civil_society": 0.20, "public_sector": 0.15}
 ENERGY_BUDGET_MWH = 1.6
@@ -85,9 +87,8 @@ class Stubs:
 @dataclass(frozen=True)
 class Options:
     out: Path
-    seconds_per_slot: float = 2.5
-    time_limit_s: float = 10.0
-    port: int = 0
+    seconds_per_slot: float
+    time_limit_s: float
 
 
 def example(name: str) -> Any:
@@ -231,7 +232,7 @@ def run_round(stubs: Stubs, operator: str, start: datetime, time_limit_s: float)
 
 
 def wait_executed(stub: execution_pb2_grpc.ExecutionServiceStub, operator: str, round_id: str,
-                  timeout: float) -> list[execution_pb2.Execution]:
+                  timeout: float, names: dict[str, str]) -> list[execution_pb2.Execution]:
     end = time.monotonic() + timeout
     seen: dict[str, int] = {}
     while True:
@@ -241,7 +242,8 @@ def wait_executed(stub: execution_pb2_grpc.ExecutionServiceStub, operator: str, 
             if seen.get(e.allocation_id) != e.state:
                 seen[e.allocation_id] = e.state
                 state = rnd.AllocationState.Name(e.state).removeprefix("ALLOCATION_STATE_").lower()
-                console.print(f"  {time.strftime('%H:%M:%S')} {e.request_id:<20} {state:<9} on {e.cluster_id} "
+                console.print(f"  {time.strftime('%H:%M:%S')} {names.get(e.request_id, e.request_id):<18} "
+                              f"{state:<9} on {e.cluster_id:<10} "
                               f"{e.message}".rstrip(), style="dim" if state == "submitted" else None)
         if runs and all(e.state in TERMINAL for e in runs):
             return runs
@@ -253,21 +255,10 @@ def wait_executed(stub: execution_pb2_grpc.ExecutionServiceStub, operator: str, 
 
 
 def print_ledger(entry: ledger_pb2.LedgerEntry) -> None:
-    def co2(msg: Any) -> str:
-        return f"{msg.co2_kg:,.2f}" if msg.HasField("co2_kg") else "unknown"
-
-    table = Table(title=f"Public ledger of {entry.round_id}: planned against actual", title_justify="left")
-    for col in ("category", "allocations", "ran", "GPU-h plan", "GPU-h actual", "kWh plan", "kWh actual",
-                "kgCO2e plan", "kgCO2e actual", "SCI g/GPU-h"):
-        table.add_column(col, justify="left" if col == "category" else "right")
-    for name, a in [*sorted(entry.accounts_by_category.items()), ("total", entry.accounts)]:
-        table.add_row(name, str(a.planned.items), str(a.actual.items), f"{a.planned.gpu_hours:,.1f}",
-                      f"{a.actual.gpu_hours:,.2f}", f"{a.planned.energy_kwh:,.1f}", f"{a.actual.energy_kwh:,.2f}",
-                      co2(a.planned), co2(a.actual), f"{a.sci_actual:,.1f}" if a.HasField("sci_actual") else "unknown",
-                      style="bold" if name == "total" else None)
-    console.print(table)
-    console.print(f"[dim]{report.PLANNED_NOTE} Under the demo's compressed clock the jobs, short real workloads, end "
-                  "long before their windows, so actual GPU-hours are far below the plan's.[/dim]")
+    tables.accounts(entry, console)
+    console.print("[dim]Actual times are the Ray jobs' own, from acceptance to exit, mapped back onto the round's "
+                  "hours: under the compressed clock one wall-clock second is many minutes of the round, so a job's "
+                  "start-up counts as run time.[/dim]")
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(entry.rejections_by_reason.items())) or "none"
     console.print(f"Rejections by reason: {reasons}.  Min attainment {entry.min_attainment:.3f}, "
                   f"Jain {entry.jain:.3f}.")
@@ -283,18 +274,23 @@ def main(options: Options) -> int:
     clusters = example("clusters.yaml")["clusters"]
     requests = example("requests.yaml")["requests"]
     toks = tokens(url, sorted({r["org"] for r in requests}), [c["id"] for c in clusters])
-    port = options.port or free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     exe = [sys.executable, "-m", "scheduler.cli"]
     settings = {
         "ALLMENDE_EXECUTE": "local", "ALLMENDE_EXECUTION_SECONDS_PER_SLOT": str(options.seconds_per_slot),
-        "ALLMENDE_EXECUTION_TICK_S": "0.5", "ALLMENDE_STOP_GRACE_S": str(2 * options.seconds_per_slot),
-        "ALLMENDE_LOCAL_RAY_GPUS": str(sum(sum(c["gpus"].values()) for c in clusters)),
+        "ALLMENDE_EXECUTION_TICK_S": "0.5", "ALLMENDE_STOP_GRACE_S": str(4 * options.seconds_per_slot),
         "ALLMENDE_SOLVER_EXECUTOR": "thread",
     }
     start = (datetime.now(UTC) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     with ExitStack() as stack:
-        console.rule("1. the service, with a local Ray head")
+        console.rule("1. a local Ray head and the service")
+        records = [ClusterRecord.model_validate(c | {"registered_at": datetime.now(UTC)}) for c in clusters]
+        head = local_head.start(records)
+        stack.callback(head.stop)
+        settings["ALLMENDE_LOCAL_RAY_ADDRESS"] = head.dashboard_url
+        console.print(f"  Ray head at {head.dashboard_url}: {sum(sum(r.gpus.values()) for r in records)} logical GPUs, "
+                      + ", ".join(f"cluster:{c['id']}" for c in clusters))
         server = stack.enter_context(process([*exe, "serve", "--db", url, "--port", str(port)], out / "server.log",
                                              settings))
         channel = stack.enter_context(grpc.insecure_channel(address))
@@ -328,8 +324,9 @@ def main(options: Options) -> int:
         console.print(f"  {round_id} approved and published")
 
         console.rule(f"5. execution on Ray (one slot = {options.seconds_per_slot:g} s)")
+        names = {service_id: example_id for example_id, service_id in ids.items()}
         runs = wait_executed(stubs.execution, toks["operator"], round_id,
-                             timeout=(SLOTS + 4) * options.seconds_per_slot + 60)
+                             timeout=(SLOTS + 4) * options.seconds_per_slot + 60, names=names)
         done = sum(e.state == rnd.ALLOCATION_STATE_SUCCEEDED for e in runs)
         console.print(f"  {done} of {len(runs)} allocations succeeded")
 

@@ -1,7 +1,7 @@
 """The offline commands, run as a user runs them: the real ``allmende`` entry point in a child process.
 
-solve -> verify -> explain on the bundled example; schema; demo; both file formats; and the bad-input table, where
-every case must exit with code 2, name the field and the offending id, and leave no output file behind.
+solve -> verify -> explain on the bundled example; schema; demo-solver; both file formats; and the bad-input table,
+where every case must exit with code 2, name the field and the offending id, and leave no output file behind.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def test_schema_prints_a_valid_json_schema(which: str, tmp_path: Path) -> None:
 
 
 def test_demo_solves_the_bundled_example_under_both_policies(tmp_path: Path) -> None:
-    done = allmende("demo", "--time-limit", "2", cwd=tmp_path)
+    done = allmende("demo-solver", "--time-limit", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = flat(done.stdout)
     assert "policy value: valid" in out

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import grpc
 
 from scheduler.api.gen.allmende.v1 import (
+    execution_pb2_grpc,
     inventory_pb2_grpc,
     ledger_pb2_grpc,
     requests_pb2_grpc,
@@ -60,6 +61,7 @@ class Stubs:
     rounds: rounds_pb2_grpc.RoundServiceStub = field(init=False)
     review: review_pb2_grpc.ReviewServiceStub = field(init=False)
     ledger: ledger_pb2_grpc.LedgerServiceStub = field(init=False)
+    execution: execution_pb2_grpc.ExecutionServiceStub = field(init=False)
 
     def __post_init__(self) -> None:
         self.inventory = inventory_pb2_grpc.InventoryServiceStub(self.channel)
@@ -67,6 +69,7 @@ class Stubs:
         self.rounds = rounds_pb2_grpc.RoundServiceStub(self.channel)
         self.review = review_pb2_grpc.ReviewServiceStub(self.channel)
         self.ledger = ledger_pb2_grpc.LedgerServiceStub(self.channel)
+        self.execution = execution_pb2_grpc.ExecutionServiceStub(self.channel)
 
 
 def auth(bearer: str | None) -> list[tuple[str, str]]:

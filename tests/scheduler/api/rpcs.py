@@ -11,9 +11,16 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 
-from scheduler.api.gen.allmende.v1 import inventory_pb2, ledger_pb2, requests_pb2, review_pb2, rounds_pb2
+from scheduler.api.gen.allmende.v1 import (
+    execution_pb2,
+    inventory_pb2,
+    ledger_pb2,
+    requests_pb2,
+    review_pb2,
+    rounds_pb2,
+)
 
-MODULES = (inventory_pb2, requests_pb2, rounds_pb2, review_pb2, ledger_pb2)
+MODULES = (inventory_pb2, requests_pb2, rounds_pb2, review_pb2, ledger_pb2, execution_pb2)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ WANT_ALLOWED = {
     "ListAuditEvents": {OPERATOR, ANALYST},
     "ListPublishedRounds": EVERYONE,
     "GetLedgerEntry": EVERYONE,
+    "ListExecutions": {OPERATOR, ANALYST, APPLICANT},
 }
 GATE = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED}
 

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.api.gen.allmende.v1 import common_pb2 as common
+from scheduler.api.gen.allmende.v1 import execution_pb2 as exe
 from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 from scheduler.api.gen.allmende.v1 import ledger_pb2 as led
 from scheduler.api.gen.allmende.v1 import requests_pb2 as req
@@ -292,6 +293,8 @@ TABLE: dict[str, tuple[Base, list[Breakage]]] = {
         [*page_breakages(), brk("subject_id", st.one_of(long_text, control_text))],
     ),
     "ListPublishedRounds": (lambda c: led.ListPublishedRoundsRequest(), page_breakages()),
+    "ListExecutions": (lambda c: exe.ListExecutionsRequest(round_id=c.round_id),
+                       [*page_breakages(), brk("round_id", bad_ids)]),
 }
 RPCS = {r.name: r for r in all_rpcs()}
 
