@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck pytest bench bench-service bench-sim bench-exec clean
+SCAN   := .venv-scan
+SCAN_STAMP := $(SCAN)/.installed-checkov
+
+.PHONY: demo test lint typecheck pytest scan-venv bench bench-service bench-sim bench-exec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,13 +20,22 @@ demo: $(STAMP)
 
 test: $(STAMP) lint typecheck pytest
 
+# checkov pins packaging<24 where pytest needs >=24: it gets a venv of its own, which the chart's scan test uses.
+$(SCAN_STAMP):
+	test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+scan-venv: $(SCAN_STAMP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check solver scheduler simulations tests bench support
+	$(BIN)/hadolint Dockerfile
 
 typecheck: $(STAMP)
 	$(BIN)/mypy solver scheduler simulations
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
@@ -47,4 +59,4 @@ bench-exec: $(STAMP)
 	$(BIN)/python -m bench.exec_bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN) .pytest_cache .mypy_cache .ruff_cache

@@ -46,8 +46,9 @@ class Settings(BaseModel):
     token_cache_s: Annotated[float, Field(ge=0)] = 10.0  # a revoked token is refused within this time
     workers: Annotated[int, Field(ge=1, le=64)] = 1  # server processes sharing the port (scheduler.api.workers)
     # execution of approved allocations (scheduler.execution): "local" runs them on a Ray head of the
-    # service's own (started, or the one at local_ray_address), clusters with their own target on theirs
-    execute: Literal["none", "local"] = "none"
+    # service's own (started, or the one at local_ray_address), clusters with their own target on theirs;
+    # "clusters" runs only the clusters with a target of their own (KubeRay, a Ray address) and starts no head
+    execute: Literal["none", "local", "clusters"] = "none"
     local_ray_address: str | None = None  # an existing head's dashboard URL (http://host:8265) to reuse
     local_ray_gpus: Annotated[int, Field(ge=0)] | None = None  # logical GPUs of a started head (default: registered)
     execution_seconds_per_slot: Annotated[float, Field(gt=0)] | None = None  # compressed clock, for demos
@@ -65,6 +66,9 @@ class Settings(BaseModel):
     kuberay_queue: str = ""  # a Kueue LocalQueue to admit RayJobs through; empty: no Kueue
     kuberay_suspend_until_start: bool = False
     kuberay_ttl_s: Annotated[int, Field(ge=0)] = 600  # RayJobs are deleted this long after they finish
+    # observability (scheduler.metrics, scheduler.logs): Prometheus on its own port (0: off), log lines as text or JSON
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

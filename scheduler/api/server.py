@@ -46,6 +46,9 @@ from scheduler.store import open_store
 from scheduler.store.pages import all_pages
 
 if TYPE_CHECKING:
+    from scheduler.api.metrics import Metrics
+    from scheduler.execution.backend import Backend
+    from scheduler.execution.executor import BackendFor
     from scheduler.execution.kuberay_manifest import KubeRayOptions
 
 log = logging.getLogger("allmende.server")
@@ -90,15 +93,17 @@ def credentials(settings: Settings, *, mutual: bool = False) -> grpc.ServerCrede
     return grpc.ssl_server_credentials([pair])
 
 
-async def create_server(service: Service, settings: Settings) -> tuple[grpc.aio.Server, int]:
-    running = await _build(service, settings)
+async def create_server(service: Service, settings: Settings,
+                        metrics: Metrics | None = None) -> tuple[grpc.aio.Server, int]:
+    running = await _build(service, settings, metrics)
     return running.server, running.port
 
 
-async def _build(service: Service, settings: Settings) -> Running:
+async def _build(service: Service, settings: Settings, metrics: Metrics | None = None) -> Running:
     # A port is shared only by the workers of one server (scheduler.api.workers); otherwise a second
     # server on the same port must fail to bind rather than quietly take half the connections.
-    server = grpc.aio.server(options=[*OPTIONS, ("grpc.so_reuseport", int(settings.workers > 1))])
+    server = grpc.aio.server(options=[*OPTIONS, ("grpc.so_reuseport", int(settings.workers > 1))],
+                             interceptors=[metrics.interceptor()] if metrics is not None else None)
     guard = Guard(server, service.authenticate,
                   agents_need_certificate=settings.client_ca_file is not None, cache_s=settings.token_cache_s)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers.InventoryServicer(service), guard)  # type: ignore[no-untyped-call]
@@ -141,8 +146,9 @@ async def sweep_forever(service: Service, every_s: float) -> None:
             log.exception("staleness sweep failed")
 
 
-async def execute_forever(service: Service, settings: Settings) -> None:
-    """With ``--execute local``: run approved allocations until cancelled; a local Ray head starts on first need."""
+async def execute_forever(service: Service, settings: Settings, metrics: Metrics | None = None) -> None:
+    """With ``--execute local``: run approved allocations until cancelled; a local Ray head starts on first need.
+    With ``--execute clusters``: only on clusters with a target of their own; no local head is started."""
     from scheduler.execution import local_head
     from scheduler.execution.executor import Executor, backend_for
     from scheduler.execution.reconcile import Rules
@@ -153,13 +159,28 @@ async def execute_forever(service: Service, settings: Settings) -> None:
     head = local_head.OnDemand(clusters, settings.local_ray_gpus, settings.local_ray_address)
     rules = Rules(max_attempts=settings.max_attempts, retry_backoff_s=settings.retry_backoff_s,
                   pending_timeout_s=settings.pending_timeout_s, stop_grace_s=settings.stop_grace_s)
-    executor = Executor(service.store, backend_for(head.url, kuberay_options(settings)), clock=service.clock,
+    backends = backend_for(head.url, kuberay_options(settings))
+    if settings.execute == "clusters":
+        backends = own_targets_only(backends)
+    executor = Executor(service.store, backends, clock=service.clock,
                         rules=rules, seconds_per_slot=settings.execution_seconds_per_slot,
                         utilisation=settings.gpu_utilisation)
     try:
-        await executor.run_forever(settings.execution_tick_s)
+        await executor.run_forever(settings.execution_tick_s, metrics.reconciled if metrics is not None else None)
     finally:
         await asyncio.to_thread(head.stop)
+
+
+def own_targets_only(backends: BackendFor) -> BackendFor:
+    """A cluster without a target of its own (it would run on the local head) is not executed here."""
+
+    def build(cluster: ClusterRecord) -> Backend | None:
+        target = cluster.execution
+        if target is None or (target.kind == "ray" and not target.address):
+            return None
+        return backends(cluster)
+
+    return build
 
 
 def kuberay_options(settings: Settings) -> KubeRayOptions | None:
@@ -180,12 +201,18 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
     for stale clusters, which one process of a server does (worker 0 of ``--workers``)."""
     store = open_store(settings.database_url)
     service = Service(store, settings)
+    metrics = None
+    if settings.metrics_port:
+        from scheduler.api.metrics import Metrics
+
+        metrics = Metrics(store)
+        metrics.serve(settings.host, settings.metrics_port)
     try:
         if duties:
             recovered = await service.recover()
             if recovered:
                 log.warning("rounds left solving by a stopped server marked failed: %s", ", ".join(recovered))
-        running = await _build(service, settings)
+        running = await _build(service, settings, metrics)
         await running.server.start()
         log.info("allmende serving on %s:%d (%s)", settings.host, running.port, "TLS" if settings.tls else "plaintext")
         if running.agent_port is not None:
@@ -200,8 +227,8 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
             if result is not None:
                 await result
         sweeper = asyncio.create_task(sweep_forever(service, settings.staleness_check_s)) if duties else None
-        executing = duties and settings.execute == "local"
-        executor = asyncio.create_task(execute_forever(service, settings)) if executing else None
+        executing = duties and settings.execute != "none"
+        executor = asyncio.create_task(execute_forever(service, settings, metrics)) if executing else None
         waits = [asyncio.ensure_future(e.wait()) for e in (stopping, stop_when) if e is not None]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
@@ -215,4 +242,6 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
                 await executor  # its Ray head stops
         await stop(running, service, settings.grace_s)
     finally:
+        if metrics is not None:
+            metrics.close()
         store.close()

@@ -35,6 +35,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from scheduler import logs
 from scheduler.settings import Settings
 
 log = logging.getLogger("allmende.workers")
@@ -115,5 +116,7 @@ def _child(settings: dict[str, Any], index: int, parent: int, serving: Any) -> N
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above took effect
         return
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker-{index} %(name)s: %(message)s")
+    logs.configure(settings["log_format"], worker=index)
+    if settings["metrics_port"]:  # an HTTP port is not shared: worker i serves metrics on metrics_port + i
+        settings = {**settings, "metrics_port": settings["metrics_port"] + index}
     asyncio.run(serve(Settings.model_validate(settings), lambda _port: serving.set(), duties=False))

@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "scheduler.cli.demo",  # demo: the whole product on one machine
     "scheduler.cli.examples",  # examples: the example files, copied out
     "scheduler.cli.serve",  # serve
+    "scheduler.cli.db",  # db upgrade: migrations alone, for a deployment step (the Helm hook)
     "scheduler.agent.cli",  # agent: a cluster's inventory, carbon and power, reported
     "scheduler.cli.tokens",  # token create|list|revoke, straight on the database
     "scheduler.cli.clusters",  # cluster register|report|list|show

@@ -13,7 +13,7 @@ err = Console(stderr=True)
 # The flags that override a setting of the same name (scheduler.settings).
 SETTINGS = ("database_url", "host", "port", "agent_port", "tls_cert_file", "tls_key_file", "client_ca_file",
             "heartbeat_interval_s", "stale_after_missed", "solver_executor", "workers", "execute",
-            "execution_seconds_per_slot", "local_ray_address")
+            "execution_seconds_per_slot", "local_ray_address", "metrics_port", "log_format")
 
 
 def register(sub: Any) -> None:
@@ -29,19 +29,22 @@ def register(sub: Any) -> None:
     p.add_argument("--stale-after", dest="stale_after_missed", type=int, help="missed heartbeats before stale")
     p.add_argument("--solver-executor", dest="solver_executor", choices=["process", "thread"])
     p.add_argument("--workers", type=int, help="server processes sharing the port (default 1; one per core)")
-    p.add_argument("--execute", choices=["none", "local"],
-                   help="run approved allocations of published rounds (local: on the service's own Ray head)")
+    p.add_argument("--execute", choices=["none", "local", "clusters"],
+                   help="run approved allocations of published rounds (local: on the service's own Ray head; "
+                        "clusters: only on clusters with a target of their own, no local head)")
     p.add_argument("--execution-seconds-per-slot", dest="execution_seconds_per_slot", type=float, metavar="S",
                    help="compressed clock for demos: one slot of a round lasts S seconds from its publication")
     p.add_argument("--local-ray-address", dest="local_ray_address", metavar="URL",
                    help="dashboard URL of an existing Ray head to use instead of starting one")
+    p.add_argument("--metrics-port", dest="metrics_port", type=int, help="Prometheus metrics port (default 0: off)")
+    p.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="log lines (default text)")
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
 
+    from scheduler import logs
     from scheduler.api.server import serve
     from scheduler.api.workers import serve_workers
     from scheduler.settings import SettingsError, load
@@ -51,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return EXIT_BAD_INPUT
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     if settings.workers > 1:
         return EXIT_FAILED if asyncio.run(serve_workers(settings)) else EXIT_OK
     asyncio.run(serve(settings))

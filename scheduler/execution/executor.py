@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,12 +74,17 @@ class Executor:
         self._backends: dict[tuple[str, str], Backend | None] = {}
         self._orphans: set[str] = set()
 
-    async def run_forever(self, every_s: float) -> None:
+    async def run_forever(self, every_s: float, on_tick: Callable[[float], None] | None = None) -> None:
+        """Tick every ``every_s``; ``on_tick`` hears the seconds each successful tick took (metrics)."""
         while True:
+            started = time.perf_counter()
             try:
                 await self.tick()
             except Exception:  # a failed tick is retried on the next one; it must not end the loop
                 log.exception("execution tick failed")
+            else:
+                if on_tick is not None:
+                    on_tick(time.perf_counter() - started)
             await asyncio.sleep(every_s)
 
     async def tick(self) -> list[Action]:
