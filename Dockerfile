@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
 # Allmende: `allmende serve` by default; `allmende agent ...` and `allmende db upgrade` from the same image.
 #
-# Base: python:3.11.11-slim-bookworm. Pin by digest when the image is first built where a registry is reachable
-# (`docker buildx imagetools inspect python:3.11.11-slim-bookworm`), and record it here:
-# digest: sha256:<to be recorded at the first build; no registry is reachable from the development machines>
+# Base: python:3.11.11-slim-bookworm, digest (multi-arch index) as pinned by public Dockerfiles that use this tag:
+# sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
+# No registry is reachable from the development machines, so it is unverified here: check it at the first build
+# (`docker buildx imagetools inspect python:3.11.11-slim-bookworm`) and build with
+# --build-arg PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:... to pin it.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
