@@ -9,6 +9,7 @@ back into the proto's field paths (``spec.runtime_slots[H100]``, ``gpus[2].tdp_w
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,6 +42,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_REASON = 2000
 MAX_LIST = 1000
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ID: TypeAdapter[str] = TypeAdapter(Id)
 POLICIES: dict[rounds.Policy, str] = {
     rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
@@ -79,9 +81,17 @@ def reason(value: str, field: str = "reason", required: bool = True) -> str:
         raise InvalidInput(field, "is required: every review action says why")
     if len(value) > MAX_REASON:
         raise InvalidInput(field, f"is longer than {MAX_REASON} characters")
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
-        raise InvalidInput(field, "contains control characters")
-    return text
+    return plain_text(text, field)
+
+
+def plain_text(value: str, field: str) -> str:
+    """Text people read (titles, reasons): control characters other than the ordinary space are refused, so that
+    no escape sequence, line break or direction override reaches an operator's terminal or the public ledger."""
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS:
+            raise InvalidInput(field, f"contains the control character U+{ord(ch):04X} at position {i}; "
+                               "write it as plain text")
+    return value
 
 
 def timestamp(ts: Timestamp, field: str) -> datetime:
@@ -182,7 +192,7 @@ def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | N
         raise InvalidInput(field, "is required")
     data: dict[str, Any] = {
         **_plain_fields(msg, RequestSpec.SOLVER_FIELDS),
-        "title": msg.title,
+        "title": plain_text(msg.title, f"{field}.title"),
         "entrypoint": msg.entrypoint,
         "runtime_env": json_format.MessageToDict(msg.runtime_env),
         "idempotency_key": idempotency_key,
@@ -244,6 +254,7 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
     }
     if len(msg.operator) > 200:
         raise InvalidInput("operator", "is longer than 200 characters")
+    plain_text(msg.operator, "operator")
     if msg.HasField("power_cap_kw"):
         data["power_cap_kw"] = msg.power_cap_kw
     if msg.HasField("execution"):

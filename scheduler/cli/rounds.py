@@ -12,6 +12,7 @@ from scheduler.cli import tables
 from scheduler.cli.client import command, group
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from scheduler.cli.policy import add_policy_option
+from scheduler.cli.tables import safe
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -89,7 +90,8 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
         except grpc.RpcError as exc:
             raise rpc_error(exc) from None
     if last is None or last.state != rnd.ROUND_STATE_PROPOSED:
-        err.print(f"[red]round {args.round_id} did not solve:[/red] {last.message if last else 'no progress'}")
+        why = safe(last.message) if last else "no progress"
+        err.print(f"[red]round {safe(args.round_id)} did not solve:[/red] {why}")
         return EXIT_FAILED
     return show(remote, args)
 
@@ -121,10 +123,10 @@ def explain(remote: Remote, args: argparse.Namespace) -> int:
     e = remote.call(remote.rounds.Explain, rnd.ExplainRequest(round_id=args.round_id, request_id=args.request_id))
     if e.assigned:
         a = e.assignment
-        console.print(f"{e.request_id}: assigned to {a.cluster_id} ({a.gpu_type}), slots [{a.start_slot}, "
-                      f"{a.end_slot})")
+        console.print(f"{safe(e.request_id)}: assigned to {safe(a.cluster_id)} ({safe(a.gpu_type)}), "
+                      f"slots \\[{a.start_slot}, {a.end_slot})")
         return EXIT_OK
-    console.print(f"{e.request_id}: rejected, [bold]{e.reason}[/bold]: {e.detail}")
+    console.print(f"{safe(e.request_id)}: rejected, [bold]{safe(e.reason)}[/bold]: {safe(e.detail)}")
     if e.HasField("counterfactual"):
-        console.print(f"  {e.counterfactual.text}")
+        console.print(f"  {safe(e.counterfactual.text)}")
     return EXIT_OK

@@ -11,6 +11,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from scheduler.cli import tables
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
@@ -53,7 +54,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         issued = store.write(lambda t: t.create_token(Role(args.role), by=by, org=args.org, cluster=args.cluster,
                                                       name=args.name))
     except DomainError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     finally:
         store.close()
@@ -93,7 +94,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     try:
         record = store.write(lambda t: t.revoke_token(args.token_id, by))
     except DomainError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     finally:
         store.close()
@@ -110,7 +111,7 @@ def _open_store(args: argparse.Namespace) -> Any:
     try:
         return open_store(load({"database_url": args.database_url}).database_url)
     except SettingsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return None
 
 
