@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,7 +26,19 @@ from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import review_pb2 as review
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
-from scheduler.domain import CarbonForecast, ClusterRecord, ExecutionTarget, Inventory, RequestSpec, Withdrawal
+from scheduler.domain import (
+    MAX_CARBON_POINTS,
+    MAX_OPERATOR,
+    MAX_RUNTIME_ENV_BYTES,
+    MAX_RUNTIME_ENV_DEPTH,
+    MAX_WITHDRAWALS,
+    CarbonForecast,
+    ClusterRecord,
+    ExecutionTarget,
+    Inventory,
+    RequestSpec,
+    Withdrawal,
+)
 from scheduler.errors import InvalidInput
 from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
@@ -194,10 +206,36 @@ def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | N
         **_plain_fields(msg, RequestSpec.SOLVER_FIELDS),
         "title": plain_text(msg.title, f"{field}.title"),
         "entrypoint": msg.entrypoint,
-        "runtime_env": json_format.MessageToDict(msg.runtime_env),
+        "runtime_env": runtime_env(msg.runtime_env, f"{field}.runtime_env"),
         "idempotency_key": idempotency_key,
     }
     return validated(RequestSpec, data, field)
+
+
+def runtime_env(env: struct_pb2.Struct, field: str) -> dict[str, Any]:
+    """The Struct as JSON, within :data:`MAX_RUNTIME_ENV_BYTES` and :data:`MAX_RUNTIME_ENV_DEPTH`, numbers finite."""
+    if env.ByteSize() > MAX_RUNTIME_ENV_BYTES:
+        raise InvalidInput(field, f"is {env.ByteSize():,} bytes; at most {MAX_RUNTIME_ENV_BYTES:,} are accepted")
+    _check_json(env, field, 1)
+    out: dict[str, Any] = json_format.MessageToDict(env)
+    return out
+
+
+def _check_json(value: struct_pb2.Struct | struct_pb2.ListValue | struct_pb2.Value, path: str, depth: int) -> None:
+    if depth > MAX_RUNTIME_ENV_DEPTH:
+        raise InvalidInput(path, f"nests deeper than {MAX_RUNTIME_ENV_DEPTH} levels")
+    if isinstance(value, struct_pb2.Struct):
+        for key, item in value.fields.items():
+            _check_json(item, f"{path}.{key}", depth)
+    elif isinstance(value, struct_pb2.ListValue):
+        for i, item in enumerate(value.values):
+            _check_json(item, f"{path}[{i}]", depth)
+    else:
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(value.number_value):
+            raise InvalidInput(path, f"must be a finite number, got {value.number_value}: JSON has no NaN or infinity")
+        if kind in ("struct_value", "list_value"):
+            _check_json(getattr(value, kind), path, depth + 1)
 
 
 def _plain_fields(msg: Message, names: Iterable[str]) -> dict[str, Any]:
@@ -252,8 +290,8 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
         "pue": msg.pue or 1.0,
         "registered_at": now,
     }
-    if len(msg.operator) > 200:
-        raise InvalidInput("operator", "is longer than 200 characters")
+    if len(msg.operator) > MAX_OPERATOR:
+        raise InvalidInput("operator", f"is longer than {MAX_OPERATOR} characters")
     plain_text(msg.operator, "operator")
     if msg.HasField("power_cap_kw"):
         data["power_cap_kw"] = msg.power_cap_kw
@@ -291,6 +329,11 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
     if kind == "heartbeat":
         return cluster, None
     inv = msg.inventory
+    if len(inv.withdrawn) > MAX_WITHDRAWALS:
+        raise InvalidInput("inventory.withdrawn", f"lists {len(inv.withdrawn):,} windows; at most {MAX_WITHDRAWALS:,}")
+    if len(inv.carbon.g_per_kwh) > MAX_CARBON_POINTS:
+        raise InvalidInput("inventory.carbon.g_per_kwh", f"holds {len(inv.carbon.g_per_kwh):,} values; at most "
+                           f"{MAX_CARBON_POINTS:,} (an hourly forecast a year long)")
     withdrawn = []
     for i, w in enumerate(inv.withdrawn):
         where = f"inventory.withdrawn[{i}]"
@@ -318,8 +361,15 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
             "inventory.carbon",
             rename={"values": "g_per_kwh"},
         )
-    power = dict(inv.gpu_power_w)
-    data = {"gpus": dict(inv.gpus), "unavailable": withdrawn, "carbon": carbon, "gpu_power_w": power}
+    data: dict[str, Any] = {}  # only the parts the report carries: the store keeps the rest as it was
+    if inv.gpus:
+        data["gpus"] = dict(inv.gpus)
+    if inv.gpus or withdrawn:
+        data["unavailable"] = withdrawn
+    if carbon is not None:
+        data["carbon"] = carbon
+    if inv.gpu_power_w:
+        data["gpu_power_w"] = dict(inv.gpu_power_w)
     return cluster, validated(Inventory, data, "inventory", rename={"unavailable": "withdrawn"})
 
 
