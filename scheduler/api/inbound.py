@@ -106,6 +106,18 @@ def plain_text(value: str, field: str) -> str:
     return value
 
 
+ID_KINDS = {"round-": "round", "req-": "request", "alloc-": "allocation", "tok-": "token"}
+
+
+def audit_subject(value: str, field: str = "subject_id") -> str | None:
+    """``round/ROUND_ID``, or the bare ``ROUND_ID``: the kind follows from the id's prefix (else a cluster)."""
+    text = reason(value, field, required=False)
+    if not text or "/" in text:
+        return text or None
+    kind = next((k for prefix, k in ID_KINDS.items() if text.startswith(prefix)), "cluster")
+    return f"{kind}/{text}"
+
+
 def timestamp(ts: Timestamp, field: str) -> datetime:
     try:
         when: datetime = ts.ToDatetime(tzinfo=UTC)
@@ -361,16 +373,16 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
             "inventory.carbon",
             rename={"values": "g_per_kwh"},
         )
-    data: dict[str, Any] = {}  # only the parts the report carries: the store keeps the rest as it was
+    carried: dict[str, Any] = {}  # only the parts the report carries: the store keeps the rest as it was
     if inv.gpus:
-        data["gpus"] = dict(inv.gpus)
+        carried["gpus"] = dict(inv.gpus)
     if inv.gpus or withdrawn:
-        data["unavailable"] = withdrawn
+        carried["unavailable"] = withdrawn
     if carbon is not None:
-        data["carbon"] = carbon
+        carried["carbon"] = carbon
     if inv.gpu_power_w:
-        data["gpu_power_w"] = dict(inv.gpu_power_w)
-    return cluster, validated(Inventory, data, "inventory", rename={"unavailable": "withdrawn"})
+        carried["gpu_power_w"] = dict(inv.gpu_power_w)
+    return cluster, validated(Inventory, carried, "inventory", rename={"unavailable": "withdrawn"})
 
 
 def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:

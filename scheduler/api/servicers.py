@@ -197,7 +197,7 @@ class ReviewServicer(review_grpc.ReviewServiceServicer):
 
     async def ListAuditEvents(self, request: review.ListAuditEventsRequest, context: Context) -> (
             review.ListAuditEventsResponse):
-        subject = inbound.reason(request.subject_id, "subject_id", required=False) or None
+        subject = inbound.audit_subject(request.subject_id)
         found, cursor = await sized(lambda p: self.service.audit(caller(), subject, p), inbound.page(request.page),
                                     outbound.audit_event)
         return review.ListAuditEventsResponse(events=found, next_page_token=cursor)

@@ -42,5 +42,7 @@ def amend(t: Transaction, who: Principal, request_id: str, spec: RequestSpec, re
 def withdraw(t: Transaction, who: Principal, request_id: str, reason: str, now: datetime) -> RequestRecord:
     stored = t.get_request(request_id)
     require_org(who, stored.org, "withdraw")
+    if stored.state == RequestState.WITHDRAWN:
+        return stored  # withdrawn again: an idempotent no-op
     return t.update_request(stored.model_copy(update={"state": RequestState.WITHDRAWN}),
                             who.change("withdraw", now, reason))

@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 
+from scheduler.api.gen.allmende.v1 import common_pb2 as common
 from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 from scheduler.api.gen.allmende.v1 import requests_pb2 as req
+from scheduler.api.gen.allmende.v1 import review_pb2 as rev
+from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.cli import tables
 from scheduler.domain import Role
-from tests.scheduler.api.harness import InProcessServer, Stubs, auth
+from tests.scheduler.api.harness import T0, InProcessServer, Stubs, auth
 
 
 @dataclass
@@ -23,6 +27,21 @@ class World:
     stubs: Stubs
     operator: list[tuple[str, str]]
     applicant: list[tuple[str, str]]
+
+    def proposed_round(self, **shares: float) -> str:
+        """A round over six slots, run to ``proposed`` on whatever was submitted; its id."""
+        opened = self.stubs.rounds.OpenRound(rnd.OpenRoundRequest(
+            horizon=common.Horizon(start=Timestamp(seconds=int(T0.timestamp())), slots=6), policy=rnd.POLICY_FAIR,
+            policy_config=common.PolicyConfig(category_shares=shares),
+            solver=common.SolverParams(time_limit_s=2, workers=1, deterministic=True)), metadata=self.operator)
+        progress = list(self.stubs.rounds.RunRound(rnd.RunRoundRequest(round_id=opened.round_id),
+                                                   metadata=self.operator))
+        assert progress[-1].state == rnd.ROUND_STATE_PROPOSED, progress[-1]
+        return str(opened.round_id)
+
+    def audit(self, subject: str = "") -> list[common.AuditEvent]:
+        return list(self.stubs.review.ListAuditEvents(rev.ListAuditEventsRequest(subject_id=subject),
+                                                      metadata=self.operator).events)
 
     def submit(self, key: str, **fields: object) -> req.AllocationRequest:
         return self.stubs.requests.SubmitRequest(
