@@ -37,6 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", default="")
     p = command(rounds, "run", "solve the round, with a progress bar", run)
     p.add_argument("round_id")
+    p.add_argument("--allow-no-clusters", action="store_true",
+                   help="run even when no cluster is active (every request is then rejected)")
     p = command(rounds, "show", "a round and its plan", show)
     p.add_argument("round_id")
     command(rounds, "list", "list rounds", list_rounds)
@@ -76,6 +78,7 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
     from scheduler.cli.remote import rpc_error
 
+    check_clusters(remote, args.allow_no_clusters)
     last = None
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn(), TextColumn("{task.fields[detail]}", markup=False))
@@ -94,6 +97,23 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
         err.print(f"[red]round {safe(args.round_id)} did not solve:[/red] {why}")
         return EXIT_FAILED
     return show(remote, args)
+
+
+def check_clusters(remote: Remote, allow_none: bool) -> None:
+    """Warn of stale clusters (a round leaves them out), and refuse to plan on none unless ``allow_none``."""
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.cli.remote import CliError
+
+    found = tables.pages(lambda token: remote.call(remote.inventory.ListClusters, inv.ListClustersRequest(
+        page={"page_token": token, "page_size": 500})), "clusters")
+    stale = [c.cluster_id for c in found if c.state == inv.CLUSTER_STATE_STALE]
+    active = [c for c in found if c.state == inv.CLUSTER_STATE_ACTIVE]
+    if stale:
+        err.print(f"[yellow]warning:[/yellow] {len(stale)} stale cluster(s) left out of this round (no heartbeat "
+                  f"from their agents): {safe(', '.join(stale))}")
+    if not active and not allow_none:
+        raise CliError(f"no cluster is active ({len(found)} registered, {len(stale)} stale): the round would reject "
+                       "every request; start the clusters' agents, or run again with --allow-no-clusters")
 
 
 def show(remote: Remote, args: argparse.Namespace) -> int:
