@@ -58,6 +58,13 @@ async def sized(fetch: Callable[[PageRequest], Awaitable[Page[T]]], page: PageRe
     return out, found.next_cursor or ""
 
 
+def own_org(spec: requests.RequestSpec) -> None:
+    """An applicant's request may leave out ``org``: its token already names the organisation."""
+    who = caller()
+    if not spec.org and who.is_applicant and who.org and spec.ByteSize():
+        spec.org = who.org
+
+
 class InventoryServicer(inventory_grpc.InventoryServiceServicer):
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -96,6 +103,7 @@ class RequestServicer(requests_grpc.RequestServiceServicer):
 
     async def SubmitRequest(self, request: requests.SubmitRequestRequest, context: Context) -> (
             requests.AllocationRequest):
+        own_org(request.spec)
         return outbound.request(await self.service.submit(caller(), inbound.submit(request)))
 
     async def GetRequest(self, request: requests.GetRequestRequest, context: Context) -> requests.AllocationRequest:
@@ -116,6 +124,7 @@ class RequestServicer(requests_grpc.RequestServiceServicer):
     async def AmendRequest(self, request: requests.AmendRequestRequest, context: Context) -> (
             requests.AllocationRequest):
         request_id = inbound.identifier(request.request_id, "request_id")
+        own_org(request.spec)
         spec = inbound.request_spec(request.spec, "spec", None)
         reason = inbound.reason(request.reason, required=False)
         return outbound.request(await self.service.amend(caller(), request_id, spec, reason))

@@ -124,7 +124,17 @@ def show(remote: Remote, args: argparse.Namespace) -> int:
     tables.rounds([found])
     if found.state in (rnd.ROUND_STATE_OPEN, rnd.ROUND_STATE_SOLVING, rnd.ROUND_STATE_FAILED):
         return EXIT_OK
-    tables.plan(remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id)))
+    from scheduler.cli.remote import CliError
+
+    try:
+        plan = remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id))
+    except CliError as exc:
+        if exc.status != "PERMISSION_DENIED":
+            raise
+        err.print("the plan itself is shown to operators and analysts; `allmende round explain ROUND REQUEST` "
+                  "explains your own requests")
+        return EXIT_OK
+    tables.plan(plan)
     return EXIT_OK
 
 

@@ -38,7 +38,7 @@ class Cli:
 
     def token(self, role: str, **scope: str) -> str:
         extra = [a for k, v in scope.items() for a in (f"--{k}", v)]
-        out = self("token", "create", "--role", role, "--db", self.db_url, *extra)
+        out = self("token", "create", "--role", role, "--db", self.db_url, "--create-db", *extra)
         return next(line for line in out.splitlines() if line.startswith("alm_")).strip()
 
 
