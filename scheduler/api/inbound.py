@@ -93,7 +93,8 @@ def reason(value: str, field: str = "reason", required: bool = True) -> str:
         raise InvalidInput(field, "is required: every review action says why")
     if len(value) > MAX_REASON:
         raise InvalidInput(field, f"is longer than {MAX_REASON} characters")
-    return plain_text(text, field)
+    plain_text(value, field)
+    return text
 
 
 def plain_text(value: str, field: str) -> str:
