@@ -15,6 +15,8 @@ from scheduler.domain import Role
 from tests.scheduler.adversarial.conftest import World
 from tests.scheduler.api.harness import ALLMENDE, ROOT, auth
 
+pytestmark = pytest.mark.slow  # each test starts the CLI in a subprocess
+
 ENV = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
 REQUEST = {"title": "Protein folding", "category": "research", "gpus": 2, "runtime_slots": {"H100": 3},
            "entrypoint": "python fold.py"}
