@@ -38,6 +38,16 @@ from solver.problem import (
 )
 
 Version = Annotated[int, Field(ge=0)]
+
+# -- limits: the most any one field may hold, so that no stored record can outgrow a response --------
+# (also written beside the fields in proto/allmende/v1/{requests,inventory}.proto)
+MAX_TITLE = 300  # characters; titles and reasons hold no control characters (scheduler.api.inbound.plain_text)
+MAX_ENTRYPOINT = 10_000  # characters
+MAX_OPERATOR = 200  # characters
+MAX_RUNTIME_ENV_BYTES = 64 * 1024  # the Struct's encoded size
+MAX_RUNTIME_ENV_DEPTH = 20  # levels of nested objects and lists (protobuf itself stops at about 33)
+MAX_CARBON_POINTS = 366 * 24  # an hourly forecast a year long: more than any round's horizon reads
+MAX_WITHDRAWALS = 1000  # withdrawn windows in one inventory
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
@@ -104,10 +114,11 @@ class Inventory(Frozen):
 
     ``gpu_power_w`` is the measured mean board power of one busy GPU of each type (DCGM
     ``DCGM_FI_DEV_POWER_USAGE`` or Kepler), when the agent can read it; accounting prefers it to the
-    board power x utilisation estimate.
+    board power x utilisation estimate.  A report changes only the parts it carries: the fields set when the
+    model was made (``model_fields_set``), so a carbon-only report leaves the GPU counts as they were.
     """
 
-    gpus: dict[Id, NonNegInt]
+    gpus: dict[Id, NonNegInt] = {}
     unavailable: list[Withdrawal] = []
     carbon: CarbonForecast | None = None
     gpu_power_w: dict[Id, Annotated[float, Field(ge=0)]] = {}
@@ -129,7 +140,7 @@ class ExecutionTarget(Frozen):
 
 class ClusterRecord(Frozen):
     id: Id
-    operator: Annotated[str, Field(max_length=200)] = ""
+    operator: Annotated[str, Field(max_length=MAX_OPERATOR)] = ""
     country: Country
     gpu_types: dict[Id, GpuType]
     gpus: dict[Id, NonNegInt]
@@ -192,7 +203,7 @@ class RequestSpec(Frozen):
     SOLVER_FIELDS: ClassVar[tuple[str, ...]] = tuple(name for name in Request.model_fields if name != "id")
 
     org: Id
-    title: Annotated[str, Field(min_length=1, max_length=300)]
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
     category: Id
     gpus: PosInt
     runtime_slots: dict[Id, PosInt]
@@ -200,7 +211,7 @@ class RequestSpec(Frozen):
     deadline_slot: NonNegInt | None = None
     countries: list[Country] | None = None
     merit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
-    entrypoint: Annotated[str, Field(min_length=1, max_length=10_000)]
+    entrypoint: Annotated[str, Field(min_length=1, max_length=MAX_ENTRYPOINT)]
     runtime_env: dict[str, Any] = {}
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 

@@ -1,8 +1,9 @@
 """The public ledger: what a published round gave to whom, and what it cost.
 
-Shares are of the round's allocated GPU-hours (``gpus × (end - start) × slot_hours``);
-energy and CO2 are summed over the allocations that stand after review.  Rejections
-are counted by the solver's reason, with allocations an operator rejected counted as
+Every figure is recomputed from what stands after review, never copied from the solver's plan: the
+fairness figures (min attainment, Jain's index) too.  Shares are of the round's allocated GPU-hours
+(``gpus × (end - start) × slot_hours``); energy and CO2 are summed over the allocations that stand after review.
+Rejections are counted by the solver's reason, with allocations an operator rejected counted as
 ``rejected_in_review``.
 
 Planned and actual figures stand side by side (:class:`Accounts`), for the round and per category
@@ -22,6 +23,7 @@ from datetime import datetime
 from scheduler.accounting import Figures, total
 from scheduler.domain import AllocationRecord, ClusterRecord, RequestRecord, RoundRecord, Usage
 from scheduler.states import AllocationState
+from solver.metrics import fairness, water_fill
 from solver.problem import Horizon
 from solver.sci import SciSpec, sci
 
@@ -113,7 +115,7 @@ def entry(round: RoundRecord, allocations: Iterable[AllocationRecord], requests:
     reasons[REVIEW_REJECTED] = sum(
         1 for a in allocations if a.state == AllocationState.REJECTED and a.request_id not in placed
     )
-    metrics = round.plan.metrics if round.plan else None
+    min_attainment, jain = approved_fairness(round, standing)
     round_accounts = accounts(public, h, embodied)
     return LedgerEntry(
         round_id=round.id,
@@ -126,12 +128,33 @@ def entry(round: RoundRecord, allocations: Iterable[AllocationRecord], requests:
         energy_mwh=sum(p.energy_kwh for p in public) / 1000.0,
         co2_t=None if round_accounts.planned.co2_known is None else round_accounts.planned.co2_kg / 1000.0,
         rejections_by_reason={k: v for k, v in sorted(reasons.items()) if v},
-        min_attainment=metrics.min_attainment if metrics else 0.0,
-        jain=metrics.jain if metrics else 0.0,
+        min_attainment=min_attainment,
+        jain=jain,
         accounts=round_accounts,
         accounts_by_category=_accounts_by(public, h, "category", embodied),
         accounts_by_org=_accounts_by(public, h, "org", embodied),
     )
+
+
+def approved_fairness(round: RoundRecord, standing: Iterable[AllocationRecord]) -> tuple[float, float]:
+    """(min attainment, Jain's index) of what stands after review, as the solver defines them for its plan.
+
+    Each category's demand and share are the plan's; its work is that of the standing allocations only, and
+    the fair shares are water-filled again over that work (:func:`solver.metrics.water_fill`).
+    """
+    if round.plan is None or round.problem is None:
+        return 0.0, 0.0
+    asked = {q.id: q for q in round.problem.requests}
+    work: dict[str, float] = defaultdict(float)
+    for a in standing:
+        if a.request_id in asked:
+            work[asked[a.request_id].category] += round.problem.work(asked[a.request_id])
+    counted = [c for c, m in sorted(round.plan.metrics.categories.items()) if m.share > 0 and m.demand_work > 0]
+    cats = round.plan.metrics.categories
+    fair = water_fill(sum(work[c] for c in counted), [cats[c].share for c in counted],
+                      [cats[c].demand_work for c in counted])
+    attained = {i: (work[c] / f if f > 0 else 0.0) for i, (c, f) in enumerate(zip(counted, fair, strict=True))}
+    return fairness(attained)
 
 
 def accounts(public: Iterable[PublicAllocation], slot_hours: float, embodied: SciSpec | None = None) -> Accounts:

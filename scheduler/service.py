@@ -129,7 +129,7 @@ class Service:
 
     async def get_request(self, who: Principal, request_id: str) -> RequestRecord:
         record = await self.store.read_async(lambda r: r.get_request(request_id))
-        require_org(who, record.org, "read")
+        requests.require_visible(who, record)
         return record
 
     async def list_requests(self, who: Principal, page: PageRequest, *, org: str | None = None,

@@ -23,16 +23,18 @@ call, which cost about 45 µs of the server's ~300 µs CPU per unary call in
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from scheduler.access import PUBLIC, Principal
 from scheduler.api import status
 from scheduler.domain import Role, TokenRecord
-from scheduler.errors import DomainError, PermissionDenied, Unauthenticated
+from scheduler.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
 
 APP, OPS, AGENT, ANA = Role.APPLICANT, Role.OPERATOR, Role.CLUSTER_AGENT, Role.ANALYST
 Roles = frozenset[Role] | None  # None: public, no token needed
@@ -64,9 +66,11 @@ RULES: dict[str, Roles] = {
     "/allmende.v1.LedgerService/GetLedgerEntry": None,
 }
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+MAX_NESTING = 100  # protobuf's own recursion limit: a Struct holds about a third as many levels of JSON
 CACHE_S = 10.0
 CACHE_MAX = 4096
 
+log = logging.getLogger("allmende.api")
 CALLER: contextvars.ContextVar[Principal] = contextvars.ContextVar("allmende_caller", default=PUBLIC)
 Authenticate = Callable[[str], Awaitable[TokenRecord]]
 
@@ -117,7 +121,7 @@ class Guard:
         """Ignored: the generated code registers the same handlers by name right after."""
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
-        guarded = {name: _wrap(h, self._gate(f"/{service}/{name}")) for name, h in handlers.items()}
+        guarded = {name: _wrap(h, self._gate(f"/{service}/{name}"), name) for name, h in handlers.items()}
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, guarded),))
         self._server.add_registered_method_handlers(service, guarded)
 
@@ -146,28 +150,65 @@ class Guard:
 def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
-            if not text.startswith("Bearer "):
+            text = value.decode(errors="replace") if isinstance(value, bytes) else value
+            scheme, _, bearer = text.strip().partition(" ")
+            if scheme.lower() != "bearer" or not bearer.strip():  # the scheme is case-insensitive (RFC 7235)
                 raise Unauthenticated("the authorization header must be 'Bearer <token>'")
-            return text.removeprefix("Bearer ").strip()
+            return bearer.strip()
     return None
 
 
 Admit = Callable[[grpc.aio.ServicerContext[Any, Any]], Awaitable[Principal]]
 
 
-def _wrap(handler: grpc.RpcMethodHandler, admit: Admit) -> grpc.RpcMethodHandler:
+def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[Any], Any]:
+    """The message from its bytes, in the handler, so that bytes that do not decode are the caller's error."""
+
+    def decode(raw: Any) -> Any:
+        if deserialize is None or not isinstance(raw, bytes):
+            return raw
+        try:
+            return deserialize(raw)
+        except (DecodeError, RecursionError, ValueError):
+            raise InvalidInput("request", "is not a well-formed message: its bytes do not decode, or it is nested "
+                               f"deeper than {MAX_NESTING} levels") from None
+
+    return decode
+
+
+async def _decoded(requests: AsyncIterator[Any], decode: Callable[[Any], Any]) -> AsyncIterator[Any]:
+    async for raw in requests:
+        yield decode(raw)
+
+
+async def _fault(context: grpc.aio.ServicerContext[Any, Any], method: str) -> NoReturn:
+    """Anything but a domain error is the server's fault: logged here, and a plain sentence for the caller."""
+    log.exception("%s failed", method)
+    await context.abort(grpc.StatusCode.INTERNAL, "the server could not handle this call; its log has the details")
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+def _wrap(handler: grpc.RpcMethodHandler, admit: Admit, method: str = "") -> grpc.RpcMethodHandler:
     """The same handler, with the gates before it and the error table after it."""
-    codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+    codec = {"request_deserializer": None, "response_serializer": handler.response_serializer}
+    decode = _decoder(handler.request_deserializer)
+    streamed_in = bool(handler.stream_unary or handler.stream_stream)
+
+    def message(request: Any) -> Any:
+        return _decoded(request, decode) if streamed_in else decode(request)
 
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         token = None
         try:
             token = CALLER.set(await admit(context))
             behaviour = handler.unary_unary or handler.stream_unary
-            return await behaviour(request, context)
+            return await behaviour(message(request), context)
         except DomainError as error:
             await status.abort(context, error)
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            await _fault(context, method)
         finally:
             if token is not None:
                 CALLER.reset(token)
@@ -177,10 +218,14 @@ def _wrap(handler: grpc.RpcMethodHandler, admit: Admit) -> grpc.RpcMethodHandler
         try:
             token = CALLER.set(await admit(context))
             behaviour = handler.unary_stream or handler.stream_stream
-            async for item in behaviour(request, context):
+            async for item in behaviour(message(request), context):
                 yield item
         except DomainError as error:
             await status.abort(context, error)
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            await _fault(context, method)
         finally:
             if token is not None:
                 CALLER.reset(token)

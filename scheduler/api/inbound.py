@@ -9,12 +9,13 @@ back into the proto's field paths (``spec.runtime_slots[H100]``, ``gpus[2].tdp_w
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,7 +26,19 @@ from scheduler.api.gen.allmende.v1 import inventory_pb2 as inventory
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import review_pb2 as review
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
-from scheduler.domain import CarbonForecast, ClusterRecord, ExecutionTarget, Inventory, RequestSpec, Withdrawal
+from scheduler.domain import (
+    MAX_CARBON_POINTS,
+    MAX_OPERATOR,
+    MAX_RUNTIME_ENV_BYTES,
+    MAX_RUNTIME_ENV_DEPTH,
+    MAX_WITHDRAWALS,
+    CarbonForecast,
+    ClusterRecord,
+    ExecutionTarget,
+    Inventory,
+    RequestSpec,
+    Withdrawal,
+)
 from scheduler.errors import InvalidInput
 from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
@@ -41,6 +54,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_REASON = 2000
 MAX_LIST = 1000
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ID: TypeAdapter[str] = TypeAdapter(Id)
 POLICIES: dict[rounds.Policy, str] = {
     rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
@@ -79,9 +93,30 @@ def reason(value: str, field: str = "reason", required: bool = True) -> str:
         raise InvalidInput(field, "is required: every review action says why")
     if len(value) > MAX_REASON:
         raise InvalidInput(field, f"is longer than {MAX_REASON} characters")
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
-        raise InvalidInput(field, "contains control characters")
+    plain_text(value, field)
     return text
+
+
+def plain_text(value: str, field: str) -> str:
+    """Text people read (titles, reasons): control characters other than the ordinary space are refused, so that
+    no escape sequence, line break or direction override reaches an operator's terminal or the public ledger."""
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS:
+            raise InvalidInput(field, f"contains the control character U+{ord(ch):04X} at position {i}; "
+                               "write it as plain text")
+    return value
+
+
+ID_KINDS = {"round-": "round", "req-": "request", "alloc-": "allocation", "tok-": "token"}
+
+
+def audit_subject(value: str, field: str = "subject_id") -> str | None:
+    """``round/ROUND_ID``, or the bare ``ROUND_ID``: the kind follows from the id's prefix (else a cluster)."""
+    text = reason(value, field, required=False)
+    if not text or "/" in text:
+        return text or None
+    kind = next((k for prefix, k in ID_KINDS.items() if text.startswith(prefix)), "cluster")
+    return f"{kind}/{text}"
 
 
 def timestamp(ts: Timestamp, field: str) -> datetime:
@@ -182,12 +217,38 @@ def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | N
         raise InvalidInput(field, "is required")
     data: dict[str, Any] = {
         **_plain_fields(msg, RequestSpec.SOLVER_FIELDS),
-        "title": msg.title,
+        "title": plain_text(msg.title, f"{field}.title"),
         "entrypoint": msg.entrypoint,
-        "runtime_env": json_format.MessageToDict(msg.runtime_env),
+        "runtime_env": runtime_env(msg.runtime_env, f"{field}.runtime_env"),
         "idempotency_key": idempotency_key,
     }
     return validated(RequestSpec, data, field)
+
+
+def runtime_env(env: struct_pb2.Struct, field: str) -> dict[str, Any]:
+    """The Struct as JSON, within :data:`MAX_RUNTIME_ENV_BYTES` and :data:`MAX_RUNTIME_ENV_DEPTH`, numbers finite."""
+    if env.ByteSize() > MAX_RUNTIME_ENV_BYTES:
+        raise InvalidInput(field, f"is {env.ByteSize():,} bytes; at most {MAX_RUNTIME_ENV_BYTES:,} are accepted")
+    _check_json(env, field, 1)
+    out: dict[str, Any] = json_format.MessageToDict(env)
+    return out
+
+
+def _check_json(value: struct_pb2.Struct | struct_pb2.ListValue | struct_pb2.Value, path: str, depth: int) -> None:
+    if depth > MAX_RUNTIME_ENV_DEPTH:
+        raise InvalidInput(path, f"nests deeper than {MAX_RUNTIME_ENV_DEPTH} levels")
+    if isinstance(value, struct_pb2.Struct):
+        for key, item in value.fields.items():
+            _check_json(item, f"{path}.{key}", depth)
+    elif isinstance(value, struct_pb2.ListValue):
+        for i, item in enumerate(value.values):
+            _check_json(item, f"{path}[{i}]", depth)
+    else:
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(value.number_value):
+            raise InvalidInput(path, f"must be a finite number, got {value.number_value}: JSON has no NaN or infinity")
+        if kind in ("struct_value", "list_value"):
+            _check_json(getattr(value, kind), path, depth + 1)
 
 
 def _plain_fields(msg: Message, names: Iterable[str]) -> dict[str, Any]:
@@ -242,8 +303,9 @@ def register_cluster(msg: inventory.RegisterClusterRequest, now: datetime) -> Cl
         "pue": msg.pue or 1.0,
         "registered_at": now,
     }
-    if len(msg.operator) > 200:
-        raise InvalidInput("operator", "is longer than 200 characters")
+    if len(msg.operator) > MAX_OPERATOR:
+        raise InvalidInput("operator", f"is longer than {MAX_OPERATOR} characters")
+    plain_text(msg.operator, "operator")
     if msg.HasField("power_cap_kw"):
         data["power_cap_kw"] = msg.power_cap_kw
     if msg.HasField("execution"):
@@ -280,6 +342,11 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
     if kind == "heartbeat":
         return cluster, None
     inv = msg.inventory
+    if len(inv.withdrawn) > MAX_WITHDRAWALS:
+        raise InvalidInput("inventory.withdrawn", f"lists {len(inv.withdrawn):,} windows; at most {MAX_WITHDRAWALS:,}")
+    if len(inv.carbon.g_per_kwh) > MAX_CARBON_POINTS:
+        raise InvalidInput("inventory.carbon.g_per_kwh", f"holds {len(inv.carbon.g_per_kwh):,} values; at most "
+                           f"{MAX_CARBON_POINTS:,} (an hourly forecast a year long)")
     withdrawn = []
     for i, w in enumerate(inv.withdrawn):
         where = f"inventory.withdrawn[{i}]"
@@ -307,9 +374,16 @@ def inventory_report(msg: inventory.InventoryReport) -> tuple[str, Inventory | N
             "inventory.carbon",
             rename={"values": "g_per_kwh"},
         )
-    power = dict(inv.gpu_power_w)
-    data = {"gpus": dict(inv.gpus), "unavailable": withdrawn, "carbon": carbon, "gpu_power_w": power}
-    return cluster, validated(Inventory, data, "inventory", rename={"unavailable": "withdrawn"})
+    carried: dict[str, Any] = {}  # only the parts the report carries: the store keeps the rest as it was
+    if inv.gpus:
+        carried["gpus"] = dict(inv.gpus)
+    if inv.gpus or withdrawn:
+        carried["unavailable"] = withdrawn
+    if carbon is not None:
+        carried["carbon"] = carbon
+    if inv.gpu_power_w:
+        carried["gpu_power_w"] = dict(inv.gpu_power_w)
+    return cluster, validated(Inventory, carried, "inventory", rename={"unavailable": "withdrawn"})
 
 
 def horizon(msg: common.Horizon, field: str = "horizon") -> Horizon:

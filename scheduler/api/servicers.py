@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
 
 from scheduler.api import inbound, outbound
 from scheduler.api.auth import caller
@@ -27,9 +29,40 @@ from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.api.gen.allmende.v1 import rounds_pb2_grpc as rounds_grpc
 from scheduler.service import Service
 from scheduler.states import ClusterState, RequestState, RoundState
+from scheduler.store import Page, PageRequest
 
 Context = Any  # grpc.aio.ServicerContext
 PROGRESS_TICK_S = 0.25
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024  # half a default client's 4 MiB receive limit
+T = TypeVar("T")
+W = TypeVar("W", bound=Message)
+
+
+async def sized(fetch: Callable[[PageRequest], Awaitable[Page[T]]], page: PageRequest,
+                convert: Callable[[T], W]) -> tuple[list[W], str]:
+    """A page cut by size as well as count: no stored record, however large, pushes a list past the message limit.
+
+    When the converted records outgrow :data:`MAX_RESPONSE_BYTES`, the page ends before the one that overflows
+    (a page holds at least one record), and the store is asked once more for the cursor after the kept ones.
+    """
+    found = await fetch(page)
+    out: list[W] = []
+    size = 0
+    for item in found.items:
+        msg = convert(item)
+        size += msg.ByteSize() + 8  # the field tag and length of each repeated entry
+        if out and size > MAX_RESPONSE_BYTES:
+            cut = await fetch(page.model_copy(update={"limit": len(out)}))
+            return out, cut.next_cursor or ""
+        out.append(msg)
+    return out, found.next_cursor or ""
+
+
+def own_org(spec: requests.RequestSpec) -> None:
+    """An applicant's request may leave out ``org``: its token already names the organisation."""
+    who = caller()
+    if not spec.org and who.is_applicant and who.org and spec.ByteSize():
+        spec.org = who.org
 
 
 class InventoryServicer(inventory_grpc.InventoryServiceServicer):
@@ -55,9 +88,9 @@ class InventoryServicer(inventory_grpc.InventoryServiceServicer):
     async def ListClusters(self, request: inventory.ListClustersRequest, context: Context) -> (
             inventory.ListClustersResponse):
         state = inbound.state_filter(request.state, ClusterState, "CLUSTER_STATE_", "state")
-        page = await self.service.list_clusters(caller(), state, inbound.page(request.page))
-        return inventory.ListClustersResponse(clusters=[outbound.cluster(c) for c in page.items],
-                                              next_page_token=page.next_cursor or "")
+        found, cursor = await sized(lambda p: self.service.list_clusters(caller(), state, p),
+                                    inbound.page(request.page), outbound.cluster)
+        return inventory.ListClustersResponse(clusters=found, next_page_token=cursor)
 
     async def GetCluster(self, request: inventory.GetClusterRequest, context: Context) -> inventory.Cluster:
         cluster_id = inbound.identifier(request.cluster_id, "cluster_id")
@@ -70,6 +103,7 @@ class RequestServicer(requests_grpc.RequestServiceServicer):
 
     async def SubmitRequest(self, request: requests.SubmitRequestRequest, context: Context) -> (
             requests.AllocationRequest):
+        own_org(request.spec)
         return outbound.request(await self.service.submit(caller(), inbound.submit(request)))
 
     async def GetRequest(self, request: requests.GetRequestRequest, context: Context) -> requests.AllocationRequest:
@@ -79,16 +113,18 @@ class RequestServicer(requests_grpc.RequestServiceServicer):
     async def ListRequests(self, request: requests.ListRequestsRequest, context: Context) -> (
             requests.ListRequestsResponse):
         state = inbound.state_filter(request.state, RequestState, "REQUEST_STATE_", "state")
-        page = await self.service.list_requests(
-            caller(), inbound.page(request.page), org=inbound.optional_identifier(request.org, "org"), state=state,
-            category=inbound.optional_identifier(request.category, "category"),
-            round_id=inbound.optional_identifier(request.round_id, "round_id"))
-        return requests.ListRequestsResponse(requests=[outbound.request(r) for r in page.items],
-                                             next_page_token=page.next_cursor or "")
+        org = inbound.optional_identifier(request.org, "org")
+        category = inbound.optional_identifier(request.category, "category")
+        round_id = inbound.optional_identifier(request.round_id, "round_id")
+        found, cursor = await sized(lambda p: self.service.list_requests(
+            caller(), p, org=org, state=state, category=category, round_id=round_id),
+            inbound.page(request.page), outbound.request)
+        return requests.ListRequestsResponse(requests=found, next_page_token=cursor)
 
     async def AmendRequest(self, request: requests.AmendRequestRequest, context: Context) -> (
             requests.AllocationRequest):
         request_id = inbound.identifier(request.request_id, "request_id")
+        own_org(request.spec)
         spec = inbound.request_spec(request.spec, "spec", None)
         reason = inbound.reason(request.reason, required=False)
         return outbound.request(await self.service.amend(caller(), request_id, spec, reason))
@@ -126,9 +162,9 @@ class RoundServicer(rounds_grpc.RoundServiceServicer):
 
     async def ListRounds(self, request: rounds.ListRoundsRequest, context: Context) -> rounds.ListRoundsResponse:
         state = inbound.state_filter(request.state, RoundState, "ROUND_STATE_", "state")
-        page = await self.service.list_rounds(caller(), state, inbound.page(request.page))
-        return rounds.ListRoundsResponse(rounds=[outbound.round(r) for r in page.items],
-                                         next_page_token=page.next_cursor or "")
+        found, cursor = await sized(lambda p: self.service.list_rounds(caller(), state, p),
+                                    inbound.page(request.page), outbound.round)
+        return rounds.ListRoundsResponse(rounds=found, next_page_token=cursor)
 
     async def GetPlan(self, request: rounds.GetPlanRequest, context: Context) -> rounds.Plan:
         round_id = inbound.identifier(request.round_id, "round_id")
@@ -170,10 +206,10 @@ class ReviewServicer(review_grpc.ReviewServiceServicer):
 
     async def ListAuditEvents(self, request: review.ListAuditEventsRequest, context: Context) -> (
             review.ListAuditEventsResponse):
-        subject = inbound.reason(request.subject_id, "subject_id", required=False) or None
-        page = await self.service.audit(caller(), subject, inbound.page(request.page))
-        return review.ListAuditEventsResponse(events=[outbound.audit_event(e) for e in page.items],
-                                              next_page_token=page.next_cursor or "")
+        subject = inbound.audit_subject(request.subject_id)
+        found, cursor = await sized(lambda p: self.service.audit(caller(), subject, p), inbound.page(request.page),
+                                    outbound.audit_event)
+        return review.ListAuditEventsResponse(events=found, next_page_token=cursor)
 
 
 class LedgerServicer(ledger_grpc.LedgerServiceServicer):
@@ -182,9 +218,11 @@ class LedgerServicer(ledger_grpc.LedgerServiceServicer):
 
     async def ListPublishedRounds(self, request: ledger.ListPublishedRoundsRequest, context: Context) -> (
             ledger.ListPublishedRoundsResponse):
-        entries, cursor = await self.service.ledger_entries(inbound.page(request.page))
-        return ledger.ListPublishedRoundsResponse(entries=[outbound.ledger_entry(e, False) for e in entries],
-                                                  next_page_token=cursor or "")
+        async def fetch(p: PageRequest) -> Page[Any]:
+            return Page(*await self.service.ledger_entries(p))
+
+        found, cursor = await sized(fetch, inbound.page(request.page), lambda e: outbound.ledger_entry(e, False))
+        return ledger.ListPublishedRoundsResponse(entries=found, next_page_token=cursor)
 
     async def GetLedgerEntry(self, request: ledger.GetLedgerEntryRequest, context: Context) -> ledger.LedgerEntry:
         round_id = inbound.identifier(request.round_id, "round_id")
@@ -199,6 +237,6 @@ class ExecutionServicer(execution_grpc.ExecutionServiceServicer):
     async def ListExecutions(self, request: execution.ListExecutionsRequest, context: Context) -> (
             execution.ListExecutionsResponse):
         round_id = inbound.optional_identifier(request.round_id, "round_id")
-        page = await self.service.list_executions(caller(), round_id, inbound.page(request.page))
-        return execution.ListExecutionsResponse(executions=[outbound.execution(e) for e in page.items],
-                                                next_page_token=page.next_cursor or "")
+        found, cursor = await sized(lambda p: self.service.list_executions(caller(), round_id, p),
+                                    inbound.page(request.page), outbound.execution)
+        return execution.ListExecutionsResponse(executions=found, next_page_token=cursor)

@@ -43,6 +43,7 @@ def _connected(handler: RemoteHandler) -> Callable[[argparse.Namespace], int]:
 
     def run(args: argparse.Namespace) -> int:
         from scheduler.cli.remote import CliError, connect
+        from scheduler.cli.tables import safe
 
         try:
             remote = connect(args.server, args.token, args.ca, args.cert, args.key)
@@ -51,7 +52,7 @@ def _connected(handler: RemoteHandler) -> Callable[[argparse.Namespace], int]:
             finally:
                 remote.channel.close()
         except CliError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {safe(exc)}")
             return exc.code
 
     return run

@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
@@ -55,7 +56,7 @@ def render(args: argparse.Namespace) -> int:
     try:
         settings = load({"database_url": args.database_url})
     except SettingsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     options = kuberay_options(settings)
     if options is None:
@@ -72,7 +73,7 @@ def render(args: argparse.Namespace) -> int:
 
         spec, namespace = store.read(read)
     except NotFound as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     finally:
         store.close()

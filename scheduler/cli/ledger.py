@@ -76,6 +76,6 @@ def replay(remote: Remote, args: argparse.Namespace) -> int:
         return EXIT_OK
     table = Table("request", "stored", "replayed", title=f"{len(r.differences)} difference(s)")
     for d in r.differences:
-        table.add_row(d.request_id, d.before, d.after)
+        tables.row(table, d.request_id, d.before, d.after)
     console.print(table)
     return EXIT_FAILED

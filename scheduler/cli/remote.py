@@ -38,9 +38,10 @@ SPEC_FIELDS = {f.name for f in requests_pb2.RequestSpec.DESCRIPTOR.fields}
 class CliError(Exception):
     """A failure to report on one line; ``code`` is the exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, code: int = EXIT_FAILED, status: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.status = status  # the gRPC status name, when the server refused
 
 
 @dataclass
@@ -86,7 +87,7 @@ def rpc_error(exc: grpc.RpcError) -> CliError:
     field = dict(exc.trailing_metadata() or ()).get(FIELD_KEY)
     where = f" (field {field})" if field and field not in detail else ""
     exit_code = EXIT_BAD_INPUT if code == grpc.StatusCode.INVALID_ARGUMENT else EXIT_FAILED
-    return CliError(f"{code.name}: {detail}{where}", exit_code)
+    return CliError(f"{code.name}: {detail}{where}", exit_code, code.name)
 
 
 def connect(server: str | None, token: str | None, ca: str | None = None, cert: str | None = None,
@@ -146,5 +147,23 @@ def load_specs(path: str) -> list[tuple[str, requests_pb2.RequestSpec]]:
             spec = json_format.ParseDict(item, requests_pb2.RequestSpec())
         except json_format.ParseError as exc:
             raise CliError(f"{path}: request {i}: {exc}", EXIT_BAD_INPUT) from None
+        check_spec(spec, f"{path}: request {i}")
         out.append((key, spec))
     return out
+
+
+def check_spec(spec: requests_pb2.RequestSpec, where: str) -> None:
+    """The server's own rules, before anything is sent: a file with one bad request submits none of them.
+
+    ``org`` may be left out: the server takes it from the applicant's token.
+    """
+    from scheduler.api import inbound
+    from scheduler.errors import InvalidInput
+
+    probe = requests_pb2.RequestSpec()
+    probe.CopyFrom(spec)
+    probe.org = spec.org or "from-the-token"
+    try:
+        inbound.request_spec(probe, "spec", None)
+    except InvalidInput as exc:
+        raise CliError(f"{where}: {exc}; nothing was submitted", EXIT_BAD_INPUT) from None

@@ -38,10 +38,20 @@ def register(sub: Any) -> None:
 
 def submit(remote: Remote, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
-    from scheduler.cli.remote import load_specs
+    from scheduler.cli.remote import CliError, load_specs
 
-    made = [remote.call(remote.requests.SubmitRequest, req.SubmitRequestRequest(idempotency_key=key, spec=spec))
-            for key, spec in load_specs(args.file)]
+    specs = load_specs(args.file)  # every request checked before the first is sent
+    made = []
+    try:
+        for key, spec in specs:
+            made.append(remote.call(remote.requests.SubmitRequest,
+                                    req.SubmitRequestRequest(idempotency_key=key, spec=spec)))
+    except CliError:
+        if made:  # the server refused one: show what it stored, so that nothing stored goes unseen
+            tables.requests(made)
+            tables.err.print(f"{len(made)} of {len(specs)} request(s) stored before the refusal below; submitting "
+                             "the same file again stores the rest and returns these unchanged")
+        raise
     tables.requests(made)
     return EXIT_OK
 

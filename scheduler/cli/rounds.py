@@ -12,6 +12,7 @@ from scheduler.cli import tables
 from scheduler.cli.client import command, group
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from scheduler.cli.policy import add_policy_option
+from scheduler.cli.tables import safe
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -36,6 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", default="")
     p = command(rounds, "run", "solve the round, with a progress bar", run)
     p.add_argument("round_id")
+    p.add_argument("--allow-no-clusters", action="store_true",
+                   help="run even when no cluster is active (every request is then rejected)")
     p = command(rounds, "show", "a round and its plan", show)
     p.add_argument("round_id")
     command(rounds, "list", "list rounds", list_rounds)
@@ -75,6 +78,7 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
     from scheduler.cli.remote import rpc_error
 
+    check_clusters(remote, args.allow_no_clusters)
     last = None
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn(), TextColumn("{task.fields[detail]}", markup=False))
@@ -89,9 +93,27 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
         except grpc.RpcError as exc:
             raise rpc_error(exc) from None
     if last is None or last.state != rnd.ROUND_STATE_PROPOSED:
-        err.print(f"[red]round {args.round_id} did not solve:[/red] {last.message if last else 'no progress'}")
+        why = safe(last.message) if last else "no progress"
+        err.print(f"[red]round {safe(args.round_id)} did not solve:[/red] {why}")
         return EXIT_FAILED
     return show(remote, args)
+
+
+def check_clusters(remote: Remote, allow_none: bool) -> None:
+    """Warn of stale clusters (a round leaves them out), and refuse to plan on none unless ``allow_none``."""
+    from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
+    from scheduler.cli.remote import CliError
+
+    found = tables.pages(lambda token: remote.call(remote.inventory.ListClusters, inv.ListClustersRequest(
+        page={"page_token": token, "page_size": 500})), "clusters")
+    stale = [c.cluster_id for c in found if c.state == inv.CLUSTER_STATE_STALE]
+    active = [c for c in found if c.state == inv.CLUSTER_STATE_ACTIVE]
+    if stale:
+        err.print(f"[yellow]warning:[/yellow] {len(stale)} stale cluster(s) left out of this round (no heartbeat "
+                  f"from their agents): {safe(', '.join(stale))}")
+    if not active and not allow_none:
+        raise CliError(f"no cluster is active ({len(found)} registered, {len(stale)} stale): the round would reject "
+                       "every request; start the clusters' agents, or run again with --allow-no-clusters")
 
 
 def show(remote: Remote, args: argparse.Namespace) -> int:
@@ -102,7 +124,17 @@ def show(remote: Remote, args: argparse.Namespace) -> int:
     tables.rounds([found])
     if found.state in (rnd.ROUND_STATE_OPEN, rnd.ROUND_STATE_SOLVING, rnd.ROUND_STATE_FAILED):
         return EXIT_OK
-    tables.plan(remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id)))
+    from scheduler.cli.remote import CliError
+
+    try:
+        plan = remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id))
+    except CliError as exc:
+        if exc.status != "PERMISSION_DENIED":
+            raise
+        err.print("the plan itself is shown to operators and analysts; `allmende round explain ROUND REQUEST` "
+                  "explains your own requests")
+        return EXIT_OK
+    tables.plan(plan)
     return EXIT_OK
 
 
@@ -121,10 +153,10 @@ def explain(remote: Remote, args: argparse.Namespace) -> int:
     e = remote.call(remote.rounds.Explain, rnd.ExplainRequest(round_id=args.round_id, request_id=args.request_id))
     if e.assigned:
         a = e.assignment
-        console.print(f"{e.request_id}: assigned to {a.cluster_id} ({a.gpu_type}), slots [{a.start_slot}, "
-                      f"{a.end_slot})")
+        console.print(f"{safe(e.request_id)}: assigned to {safe(a.cluster_id)} ({safe(a.gpu_type)}), "
+                      f"slots \\[{a.start_slot}, {a.end_slot})")
         return EXIT_OK
-    console.print(f"{e.request_id}: rejected, [bold]{e.reason}[/bold]: {e.detail}")
+    console.print(f"{safe(e.request_id)}: rejected, [bold]{safe(e.reason)}[/bold]: {safe(e.detail)}")
     if e.HasField("counterfactual"):
-        console.print(f"  {e.counterfactual.text}")
+        console.print(f"  {safe(e.counterfactual.text)}")
     return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
@@ -52,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = load({k: getattr(args, k) for k in SETTINGS})
     except SettingsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     logs.configure(settings.log_format)
     if settings.workers > 1:

@@ -11,6 +11,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from scheduler.cli import tables
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--cluster", help="the cluster agent's cluster")
     p.add_argument("--name", default="")
     p.add_argument("--db", dest="database_url")
+    p.add_argument("--create-db", action="store_true", help="create the SQLite database if it does not exist yet")
     p.set_defaults(func=cmd_create)
     p = token.add_parser("list", help="list the tokens in the database (never their secrets)")
     p.add_argument("--db", dest="database_url")
@@ -45,7 +47,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from scheduler.domain import Role
     from scheduler.errors import DomainError
 
-    store = _open_store(args)
+    store = _open_store(args, create=args.create_db)
     if store is None:
         return EXIT_BAD_INPUT
     by = _change("create_token", args.name)
@@ -53,7 +55,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         issued = store.write(lambda t: t.create_token(Role(args.role), by=by, org=args.org, cluster=args.cluster,
                                                       name=args.name))
     except DomainError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     finally:
         store.close()
@@ -93,7 +95,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     try:
         record = store.write(lambda t: t.revoke_token(args.token_id, by))
     except DomainError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_BAD_INPUT
     finally:
         store.close()
@@ -102,16 +104,33 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_store(args: argparse.Namespace) -> Any:
-    """The server's database, or None (and the reason on stderr) when its URL does not validate."""
+def _open_store(args: argparse.Namespace, create: bool = False) -> Any:
+    """The server's database, named on stderr; None (and the reason) when its URL does not validate, or when it is a
+    SQLite file that does not exist and ``create`` is not set: run from another directory, the default
+    ``sqlite:///allmende.db`` would otherwise be a new, empty database beside the caller."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
     from scheduler.settings import SettingsError, load
     from scheduler.store import open_store
 
     try:
-        return open_store(load({"database_url": args.database_url}).database_url)
+        url = load({"database_url": args.database_url}).database_url
     except SettingsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return None
+    parsed = make_url(url) if "://" in url and not url.startswith("memory:") else None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "").resolve()
+        if not path.exists() and not create:
+            err.print(f"[red]error:[/red] no database at {escape(str(path))}: give the server's with --db (or "
+                      "ALLMENDE_DATABASE_URL), or pass --create-db to create it there")
+            return None
+        err.print(f"database: {escape(str(path))}")
+    else:
+        err.print(f"database: {escape(url.split('@')[-1])}")  # never a password
+    return open_store(url)
 
 
 def _change(action: str, reason: str) -> Change:

@@ -132,7 +132,7 @@ class TxLogic(ABC):
         stored = self.get_cluster(id)
         fields: dict[str, Any] = {"last_heartbeat": at}
         if inventory is not None:
-            fields |= {"version": stored.version + 1, **inventory.model_dump()}
+            fields |= {"version": stored.version + 1, **inventory.model_dump(exclude_unset=True)}
         new = ClusterRecord.model_validate({**stored.model_dump(), **fields})
         self._replace("cluster", new, stored.version)
         return new

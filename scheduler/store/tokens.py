@@ -26,6 +26,10 @@ def issue_token(
         raise InvalidInput("org", "an applicant token must name its organisation")
     if role is Role.CLUSTER_AGENT and not cluster:
         raise InvalidInput("cluster", "a cluster-agent token must name its cluster")
+    if org and role is not Role.APPLICANT:  # a scope the role ignores would look like a limit that is not there
+        raise InvalidInput("org", f"only applicant tokens name an organisation, not {role} tokens")
+    if cluster and role is not Role.CLUSTER_AGENT:
+        raise InvalidInput("cluster", f"only cluster-agent tokens name a cluster, not {role} tokens")
     if role is Role.SYSTEM:
         raise InvalidInput("role", "the system role is internal and has no tokens")
     if len(name) > 200:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from scheduler.access import Principal, require_merit_unset, require_org
+from scheduler.access import Principal, require_merit_unset
 from scheduler.domain import RequestRecord, RequestSpec
-from scheduler.errors import InvalidInput, PermissionDenied, PolicyViolation
+from scheduler.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from scheduler.states import RequestState
 from scheduler.store import RequestQuery, Transaction
 
@@ -22,11 +22,17 @@ def query(who: Principal, *, org: str | None = None, state: RequestState | None 
                         round_id=round_id)
 
 
+def require_visible(who: Principal, record: RequestRecord) -> None:
+    """Another organisation's request is, to an applicant, not found, exactly as an unknown id: ids reveal nothing."""
+    if who.is_applicant and who.org != record.org:
+        raise NotFound("request", record.id)
+
+
 def amend(t: Transaction, who: Principal, request_id: str, spec: RequestSpec, reason: str,
           now: datetime) -> RequestRecord:
     """A new spec for a request that has not entered a round; its organisation (and, for applicants, merit) stay."""
     stored = t.get_request(request_id)
-    require_org(who, stored.org, "amend")
+    require_visible(who, stored)
     if spec.org != stored.org:
         raise InvalidInput("spec.org", f"a request cannot move from {stored.org!r} to {spec.org!r}")
     if stored.state != RequestState.SUBMITTED:
@@ -41,6 +47,8 @@ def amend(t: Transaction, who: Principal, request_id: str, spec: RequestSpec, re
 
 def withdraw(t: Transaction, who: Principal, request_id: str, reason: str, now: datetime) -> RequestRecord:
     stored = t.get_request(request_id)
-    require_org(who, stored.org, "withdraw")
+    require_visible(who, stored)
+    if stored.state == RequestState.WITHDRAWN:
+        return stored  # withdrawn again: an idempotent no-op
     return t.update_request(stored.model_copy(update={"state": RequestState.WITHDRAWN}),
                             who.change("withdraw", now, reason))

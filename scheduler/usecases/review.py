@@ -31,6 +31,8 @@ def review(t: Transaction, who: Principal, round_id: str, request_ids: Sequence[
     """``verdict`` on the named allocations, or on all of them and the round; unknown names change nothing."""
     verb, round_to = VERDICTS[verdict]
     stored = t.get_round(round_id)
+    if not request_ids and stored.state == round_to:
+        return stored  # the same verdict again: an idempotent no-op, no write and no audit entry
     by = who.change(verb, now, reason)
     active = {a.request_id: a for a in allocations(t, AllocationQuery(round_id=round_id, states=UNDER_REVIEW))}
     if request_ids and stored.state != RoundState.PROPOSED:
@@ -60,6 +62,8 @@ def start_pin(t: Transaction, who: Principal, read: RoundRecord, pin: Pin, reaso
 def publish(t: Transaction, who: Principal, round_id: str, reason: str, now: datetime) -> RoundRecord:
     """``-> published``; each request of the round is settled by whether an approved allocation holds it."""
     stored = t.get_round(round_id)
+    if stored.state == RoundState.PUBLISHED:
+        return stored  # published again: an idempotent no-op that keeps the public date
     record = t.update_round(stored.model_copy(update={"state": RoundState.PUBLISHED}),
                             who.change("publish", now, reason))
     approved = AllocationQuery(round_id=round_id, states=frozenset({AllocationState.APPROVED}))

@@ -34,13 +34,13 @@ from scheduler.domain import AllocationRecord, RoundRecord, new_id
 from scheduler.errors import PolicyViolation
 from scheduler.pinning import check_pins
 from scheduler.solving import SolverRunner
-from scheduler.states import AllocationState, RoundState
-from scheduler.store import AllocationQuery, Reader, Repository, Transaction
-from scheduler.store.pages import allocations
+from scheduler.states import AllocationState, ClusterState, RoundState
+from scheduler.store import AllocationQuery, ClusterQuery, Reader, Repository, Transaction
+from scheduler.store.pages import all_pages, allocations
 from scheduler.usecases import review
 from solver.params import SolveParams
-from solver.plan import Progress
-from solver.problem import Horizon, Pin, PolicyConfig
+from solver.plan import Plan, Progress
+from solver.problem import Horizon, Pin, PolicyConfig, Problem
 
 log = logging.getLogger("allmende.service")
 PROGRESS_PERSIST_S = 1.0
@@ -89,6 +89,28 @@ def open_round(t: Transaction, who: Principal, new: NewRound, default_time_limit
     record = RoundRecord(id=new_id("round"), horizon=new.horizon, policy=new.policy, objective=new.objective,
                          params=params, created_at=now, updated_at=now)
     return t.add_round(record, who.change("open", now, new.reason))
+
+
+def name_stale(r: Reader, problem: Problem, plan: Plan) -> Plan:
+    """Each ``no_eligible_cluster`` rejection names the stale clusters that have its GPUs: left out, not missing.
+
+    A cluster whose agent stopped reporting is stale and out of the snapshot, so a request only it could
+    run is rejected as if nothing anywhere fit; the detail says which clusters were left out and why.
+    """
+    if not any(x.reason == "no_eligible_cluster" for x in plan.rejected):
+        return plan
+    stale = all_pages(lambda p: r.list_clusters(ClusterQuery(states=frozenset({ClusterState.STALE})), p))
+    asked = {q.id: q for q in problem.requests}
+    rejected = []
+    for x in plan.rejected:
+        q = asked.get(x.request)
+        names = [c.id for c in stale if q is not None and set(c.gpu_types) & set(q.runtime_slots)
+                 and (not q.countries or c.country in q.countries)]
+        if x.reason == "no_eligible_cluster" and names:
+            x = x.model_copy(update={"detail": f"{x.detail}; stale, so not planned on (no heartbeat from its agent): "
+                                               f"{', '.join(names)}"})
+        rejected.append(x)
+    return plan.model_copy(update={"rejected": rejected})
 
 
 def read_round(r: Reader, round_id: str) -> tuple[RoundRecord, list[AllocationRecord]]:
@@ -176,7 +198,8 @@ class Solves:
                      len(plan.assignments), len(plan.rejected), time.monotonic() - t0)
             run.phase, run.fraction = "persist", 0.95
             t0 = time.monotonic()
-            await self.store.write_async(lambda t: phases.persist(t, record.id, plan, pins, self.clock()))
+            await self.store.write_async(
+                lambda t: phases.persist(t, record.id, name_stale(t, problem, plan), pins, self.clock()))
             log.info("round %s phase 3 persist in %.3fs", record.id, time.monotonic() - t0)
             run.phase, run.fraction, run.message = "done", 1.0, f"{len(plan.assignments)} assigned"
         except Exception as exc:  # the round must never stay 'solving' because of an error

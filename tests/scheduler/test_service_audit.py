@@ -13,7 +13,7 @@ import pytest
 
 from scheduler.access import Principal
 from scheduler.domain import Change, Role
-from scheduler.errors import PermissionDenied, Unauthenticated
+from scheduler.errors import NotFound, PermissionDenied, Unauthenticated
 from scheduler.service import known_cursor
 from scheduler.store import PageRequest
 from tests.scheduler.api.harness import T0
@@ -48,7 +48,7 @@ def test_a_refused_write_leaves_no_entry() -> None:
     async def story(w: World) -> None:
         stored = await w.service.submit(EMBL, spec("embl", "fold"))
         before = (await w.service.audit(OPERATOR, None, PAGE)).items
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):
             await w.service.withdraw(applicant("uni-pisa"), stored.id, "not mine")
         with pytest.raises(PermissionDenied, match="only read the ledger"):
             await w.service.submit(Principal(id="public", role=None), spec("embl", "lab"))

@@ -58,7 +58,7 @@ def test_an_applicant_lists_and_reads_only_its_own_organisation() -> None:
         assert [r.id for r in (await w.service.list_requests(EMBL, PAGE)).items] == [mine.id]
         with pytest.raises(PermissionDenied):
             await w.service.list_requests(EMBL, PAGE, org="uni-pisa")
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):  # another organisation's id reads as an unknown one
             await w.service.get_request(EMBL, theirs.id)
         everyone = await w.service.list_requests(OPERATOR, PAGE)
         assert [r.id for r in everyone.items] == [mine.id, theirs.id]
@@ -102,7 +102,7 @@ def test_an_amendment_keeps_the_organisation_and_is_audited() -> None:
 @pytest.mark.parametrize(
     ("who", "org", "error"),
     [
-        pytest.param(PISA, "embl", PermissionDenied, id="another organisation amends"),
+        pytest.param(PISA, "embl", NotFound, id="another organisation's request is not found to amend"),
         pytest.param(EMBL, "uni-pisa", InvalidInput, id="the request would move to another organisation"),
     ],
 )
@@ -131,7 +131,7 @@ def test_a_request_in_a_round_can_no_longer_be_amended() -> None:
 def test_a_withdrawal_is_final_and_only_the_owner_withdraws() -> None:
     async def story(w: World) -> None:
         stored = await w.service.submit(EMBL, spec("embl", "fold"))
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):
             await w.service.withdraw(PISA, stored.id, "")
         gone = await w.service.withdraw(EMBL, stored.id, "not needed")
         assert gone.state == RequestState.WITHDRAWN

@@ -31,7 +31,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 from scheduler.api.gen.allmende.v1 import review_pb2 as rev
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.api.status import FIELD_KEY
-from scheduler.domain import Role
+from scheduler.domain import MAX_CARBON_POINTS, MAX_RUNTIME_ENV_BYTES, MAX_RUNTIME_ENV_DEPTH, MAX_WITHDRAWALS, Role
 from tests.scheduler.api.harness import T0, InProcessServer, auth
 from tests.scheduler.api.rpcs import Rpc, all_rpcs
 
@@ -54,10 +54,13 @@ bad_enum = st.integers(8, 2**31 - 1)
 bad_tokens = st.one_of(st.sampled_from(["x", "!!!", "c2VxOmFiYw", "b2Zmc2V0OjEw"]),
                        st.text(min_size=1, max_size=20).filter(lambda s: not s.isalnum()))
 long_text = st.integers(2001, 3000).map(lambda n: "r" * n)
-control_text = st.sampled_from(["bell\x07", "nul\x00here", "esc\x1b[31m"])
+control_text = st.sampled_from(["bell\x07", "nul\x00here", "esc\x1b[31m", "[/oops] title\x1b[2J", "line\nbreak",
+                                "tab\there", "abc\u202edcba", "[bold]x[/bold]\r"])
 bad_reasons = st.one_of(st.just(""), st.just("   "), long_text, control_text)
 bad_countries = st.one_of(st.sampled_from(["de", "DEU", "D", "", "1A", "ÄÖ"]), st.text(max_size=4).filter(
     lambda s: not (len(s) == 2 and s.isascii() and s.isupper() and s.isalpha())))
+deep_levels = st.integers(MAX_RUNTIME_ENV_DEPTH + 1, 30)  # past the limit, within what protobuf itself decodes
+too_many_carbon = st.integers(MAX_CARBON_POINTS + 1, MAX_CARBON_POINTS + 100)
 huge_seconds = st.one_of(st.integers(253402300800, 2**62), st.integers(-(2**62), -62135596801))
 
 
@@ -125,8 +128,23 @@ def spec_breakages(prefix: str) -> list[Breakage]:
         del getattr(m, prefix).countries[:]
         getattr(m, prefix).countries.append(v)
 
+    def env_number(m: Any, v: float) -> None:
+        getattr(m, prefix).runtime_env.update({"env_vars": {"A": "1"}, "tuning": {"rates": [0.1, v]}})
+
+    def env_deep(m: Any, levels: int) -> None:
+        inner = getattr(m, prefix).runtime_env
+        for _ in range(levels):
+            inner.fields["a"].struct_value.SetInParent()
+            inner = inner.fields["a"].struct_value
+
+    def env_big(m: Any, n: int) -> None:
+        getattr(m, prefix).runtime_env.update({"pip": ["p" * 1000] * n})
+
     return [
-        brk(f"{prefix}.title", st.one_of(st.just(""), st.integers(301, 400).map(lambda n: "t" * n))),
+        brk(f"{prefix}.title", st.one_of(st.just(""), st.integers(301, 400).map(lambda n: "t" * n), control_text)),
+        brk(f"{prefix}.runtime_env", not_finite, env_number),
+        brk(f"{prefix}.runtime_env", deep_levels, env_deep),
+        brk(f"{prefix}.runtime_env", st.integers(MAX_RUNTIME_ENV_BYTES // 1000 + 1, 100), env_big),
         brk(f"{prefix}.org", required_ids),
         brk(f"{prefix}.category", required_ids),
         brk(f"{prefix}.gpus", non_positive),
@@ -172,7 +190,7 @@ TABLE: dict[str, tuple[Base, list[Breakage]]] = {
         [
             brk("cluster_id", required_ids),
             brk("country", bad_countries),
-            brk("operator", st.integers(201, 300).map(lambda n: "o" * n)),
+            brk("operator", st.one_of(st.integers(201, 300).map(lambda n: "o" * n), control_text)),
             brk("gpus", st.just(None), clear("gpus")),
             brk("gpus[0].gpu_type", required_ids, lambda m, v: setattr(m.gpus[0], "gpu_type", v)),
             brk("gpus[0].count", negative, lambda m, v: setattr(m.gpus[0], "count", v)),
@@ -207,6 +225,10 @@ TABLE: dict[str, tuple[Base, list[Breakage]]] = {
             brk("inventory.carbon.g_per_kwh", st.just(None), lambda m, v: m.inventory.carbon.ClearField("g_per_kwh")),
             brk("inventory.carbon.step_minutes", negative, put("inventory.carbon.step_minutes")),
             brk("inventory.carbon.start", st.just(None), clear("inventory.carbon.start")),
+            brk("inventory.carbon.g_per_kwh", too_many_carbon,
+                lambda m, v: m.inventory.carbon.g_per_kwh.extend([100.0] * v)),
+            brk("inventory.withdrawn", st.integers(MAX_WITHDRAWALS + 1, MAX_WITHDRAWALS + 10),
+                lambda m, v: m.inventory.withdrawn.extend([window(m)] * v)),
         ],
     ),
     "ListClusters": (lambda c: inv.ListClustersRequest(), [*page_breakages(), brk("state", bad_enum)]),
@@ -361,3 +383,43 @@ def test_malformed_input_is_invalid_argument_naming_the_field_and_writes_nothing
     assert len(seen) >= EXAMPLES
     assert set(seen) == set(TABLE), "every request message was fuzzed"
     assert dump(path) == before, "a malformed request changed the database"
+    still_listing(channel, metadata)
+
+
+class Raw:
+    """Bytes sent as they are, in place of a message."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def SerializeToString(self) -> bytes:
+        return self.data
+
+
+def still_listing(channel: grpc.Channel, metadata: list[tuple[str, str]]) -> None:
+    """Every list, and the public ledger, still answers."""
+    for name in ("ListClusters", "ListRequests", "ListRounds", "ListAuditEvents", "ListExecutions",
+                 "ListPublishedRounds"):
+        rpc = RPCS[name]
+        rpc.call(channel, rpc.request_type(), metadata)
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(b"\xff\xff\xff\xff\x0f", id="a tag with no valid wire type"),
+    pytest.param(b"\x0a\x05ab", id="a field cut short"),
+])
+def test_bytes_that_are_no_message_are_invalid_argument_for_every_rpc(
+    world: tuple[InProcessServer, Ctx, Path, str], data: bytes,
+) -> None:
+    server, _, path, operator = world
+    channel = grpc.insecure_channel(server.address)
+    metadata = auth(operator)
+    before = dump(path)
+    for rpc in RPCS.values():
+        with pytest.raises(grpc.RpcError) as err:
+            rpc.call(channel, Raw(data), metadata, timeout=10)  # type: ignore[arg-type]
+        detail = err.value.details() or ""
+        assert err.value.code() in (grpc.StatusCode.INVALID_ARGUMENT,), f"{rpc.name}: {err.value.code()} {detail}"
+        assert "Error" not in detail and "<class" not in detail, f"{rpc.name}: {detail}"
+    assert dump(path) == before
+    still_listing(channel, metadata)
