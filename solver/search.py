@@ -48,7 +48,7 @@ from solver.stability import settle, stability_metrics
 
 Clock = Callable[[], float]
 PROGRESS_EVERY_S = 0.5
-SETTLE_SHARE = 0.15  # of the time limit, kept from the improve phase for settling
+SETTLE_SHARE = 0.25  # of the time limit, kept from the improve phase for settling
 
 
 def solve(

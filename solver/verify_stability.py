@@ -10,7 +10,7 @@ promise.  Definitions (``docs/problem-format.md``):
   beside the plan as it stands;
 - justified complaint: a rejected request r of a category c with a share, and an option
   that becomes feasible once jobs of better-served categories are evicted, every evicted
-  category d keeping ``(W_d − evicted_d) / s_d ≥ (1 − ε)(W_c + work_r) / s_c``.  The
+  category d keeping ``(W_d − evicted_d) / s_d ≥ max((1 − ε)(W_c + work_r), (1 + ε) W_c) / s_c``.  The
   eviction is greedy and deterministic: candidates are unpinned jobs of other categories
   overlapping r's slots on that cluster, highest level first (then more GPUs, then id), each
   taken only if it relieves a GPU or power shortfall still open; where the energy or
@@ -218,7 +218,8 @@ def _fits(problem: Problem, state: _State, r: Request) -> bool:
 def _complains(problem: Problem, state: _State, jobs: list[_Job], r: Request, work: dict[str, float],
                level: dict[str, float]) -> bool:
     shares = problem.policy.category_shares
-    threshold = (1 - EPSILON) * (work[r.category] + _work(problem, r)) / shares[r.category]
+    own = work[r.category]
+    threshold = max((1 - EPSILON) * (own + _work(problem, r)), (1 + EPSILON) * own) / shares[r.category]
     better = {d for d, lv in level.items() if d != r.category and lv > threshold}
     movable = sorted((j for j in jobs if not j.pinned and j.request.category in better),
                      key=lambda j: (-level[j.request.category], -j.request.gpus, j.request.id))

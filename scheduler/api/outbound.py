@@ -209,7 +209,9 @@ def metrics(m: Metrics) -> rounds.PlanMetrics:
         gpu_hours=m.gpu_hours, work=m.work, value=m.value, min_attainment=m.min_attainment, jain=m.jain,
         energy_mwh=m.energy_mwh, co2_t=m.co2_t, assigned=m.assigned, rejected=m.rejected,
         categories={k: rounds.CategoryMetrics(**c.model_dump()) for k, c in m.categories.items()},
-        utilisation=m.utilisation,
+        utilisation=m.utilisation, wasted=m.wasted, justified_complaints=m.justified_complaints,
+        level_spread=None if m.level_spread is None else rounds.LevelSpread(**m.level_spread.model_dump()),
+        held_back=m.held_back,
     )
 
 

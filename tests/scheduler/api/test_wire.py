@@ -18,6 +18,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.outbound import ts
 from scheduler.domain import RequestRecord
 from scheduler.errors import InvalidInput
+from solver.plan import LevelSpread, Metrics
 from solver.problem import PolicyConfig
 from tests.scheduler.store.builders import T0, spec
 
@@ -125,3 +126,32 @@ def test_a_non_finite_carbon_forecast_is_refused_naming_the_step() -> None:
     with pytest.raises(InvalidInput) as err:
         inbound.inventory_report(report)
     assert (err.value.field, err.value.message) == ("inventory.carbon.g_per_kwh[1]", "must be a finite number, got inf")
+
+
+# -- a plan's stability figures reach the wire --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stable",
+    [
+        pytest.param({}, id="a plan that owes nothing and has no one waiting"),
+        pytest.param({"wasted": 2, "justified_complaints": 3, "held_back": "public: 235 of 253 h placed",
+                      "level_spread": LevelSpread(ratio=1.5, highest="sme", lowest="public",
+                                                  levels={"public": 2.0, "sme": 3.0})},
+                     id="wasted, complaints, spread and the category holding it back"),
+        pytest.param({"level_spread": LevelSpread(ratio=None, highest="sme", lowest="public",
+                                                  levels={"public": 0.0, "sme": 3.0})},
+                     id="a spread over a level of 0 has no ratio"),
+    ],
+)
+def test_plan_metrics_carry_stability(stable: dict[str, Any]) -> None:
+    m = Metrics(value=1.0, **stable)
+    wire = outbound.metrics(m)
+    spread = m.level_spread
+    assert (wire.wasted, wire.justified_complaints) == (m.wasted, m.justified_complaints)
+    assert (wire.held_back if wire.HasField("held_back") else None) == m.held_back
+    assert wire.HasField("level_spread") == (spread is not None)
+    if spread is not None:
+        ls = wire.level_spread
+        assert (ls.ratio if ls.HasField("ratio") else None, ls.highest, ls.lowest, dict(ls.levels)) == (
+            spread.ratio, spread.highest, spread.lowest, spread.levels)

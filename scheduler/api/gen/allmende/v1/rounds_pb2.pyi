@@ -262,7 +262,7 @@ class CategoryMetrics(_message.Message):
     def __init__(self, share: _Optional[float] = ..., demand_work: _Optional[float] = ..., fair_share_work: _Optional[float] = ..., work: _Optional[float] = ..., gpu_hours: _Optional[float] = ..., attainment: _Optional[float] = ..., requests: _Optional[int] = ..., assigned: _Optional[int] = ...) -> None: ...
 
 class PlanMetrics(_message.Message):
-    __slots__ = ("gpu_hours", "work", "value", "min_attainment", "jain", "energy_mwh", "co2_t", "assigned", "rejected", "categories", "utilisation")
+    __slots__ = ("gpu_hours", "work", "value", "min_attainment", "jain", "energy_mwh", "co2_t", "assigned", "rejected", "categories", "utilisation", "wasted", "justified_complaints", "level_spread", "held_back")
     class CategoriesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -288,6 +288,10 @@ class PlanMetrics(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     UTILISATION_FIELD_NUMBER: _ClassVar[int]
+    WASTED_FIELD_NUMBER: _ClassVar[int]
+    JUSTIFIED_COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_SPREAD_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_FIELD_NUMBER: _ClassVar[int]
     gpu_hours: float
     work: float
     value: float
@@ -299,7 +303,30 @@ class PlanMetrics(_message.Message):
     rejected: int
     categories: _containers.MessageMap[str, CategoryMetrics]
     utilisation: _containers.ScalarMap[str, float]
-    def __init__(self, gpu_hours: _Optional[float] = ..., work: _Optional[float] = ..., value: _Optional[float] = ..., min_attainment: _Optional[float] = ..., jain: _Optional[float] = ..., energy_mwh: _Optional[float] = ..., co2_t: _Optional[float] = ..., assigned: _Optional[int] = ..., rejected: _Optional[int] = ..., categories: _Optional[_Mapping[str, CategoryMetrics]] = ..., utilisation: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    wasted: int
+    justified_complaints: int
+    level_spread: LevelSpread
+    held_back: str
+    def __init__(self, gpu_hours: _Optional[float] = ..., work: _Optional[float] = ..., value: _Optional[float] = ..., min_attainment: _Optional[float] = ..., jain: _Optional[float] = ..., energy_mwh: _Optional[float] = ..., co2_t: _Optional[float] = ..., assigned: _Optional[int] = ..., rejected: _Optional[int] = ..., categories: _Optional[_Mapping[str, CategoryMetrics]] = ..., utilisation: _Optional[_Mapping[str, float]] = ..., wasted: _Optional[int] = ..., justified_complaints: _Optional[int] = ..., level_spread: _Optional[_Union[LevelSpread, _Mapping]] = ..., held_back: _Optional[str] = ...) -> None: ...
+
+class LevelSpread(_message.Message):
+    __slots__ = ("ratio", "highest", "lowest", "levels")
+    class LevelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    RATIO_FIELD_NUMBER: _ClassVar[int]
+    HIGHEST_FIELD_NUMBER: _ClassVar[int]
+    LOWEST_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
+    ratio: float
+    highest: str
+    lowest: str
+    levels: _containers.ScalarMap[str, float]
+    def __init__(self, ratio: _Optional[float] = ..., highest: _Optional[str] = ..., lowest: _Optional[str] = ..., levels: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class SolverInfo(_message.Message):
     __slots__ = ("status", "policy", "objective", "bound", "wall_seconds")
