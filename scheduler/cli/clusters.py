@@ -12,6 +12,7 @@ from rich.console import Console
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
+from scheduler.cli.output import add_option, emit
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -45,8 +46,10 @@ def register(sub: Any) -> None:
     p.add_argument("--every", type=float, default=10.0, help="seconds between heartbeats")
     p = command(cluster, "list", "list clusters", list_clusters)
     p.add_argument("--state", choices=["active", "stale", "retired"])
+    add_option(p)
     p = command(cluster, "show", "one cluster", show)
     p.add_argument("cluster_id")
+    add_option(p)
 
 
 def register_cluster(remote: Remote, args: argparse.Namespace) -> int:
@@ -145,12 +148,13 @@ def list_clusters(remote: Remote, args: argparse.Namespace) -> int:
     state = f"CLUSTER_STATE_{args.state.upper()}" if args.state else "CLUSTER_STATE_UNSPECIFIED"
     found = tables.pages(lambda token: remote.call(remote.inventory.ListClusters, inv.ListClustersRequest(
         state=state, page={"page_token": token, "page_size": 500})), "clusters")
-    tables.clusters(found)
+    emit(args, found, lambda wide: tables.clusters(found, wide))
     return EXIT_OK
 
 
 def show(remote: Remote, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 
-    tables.clusters([remote.call(remote.inventory.GetCluster, inv.GetClusterRequest(cluster_id=args.cluster_id))])
+    found = remote.call(remote.inventory.GetCluster, inv.GetClusterRequest(cluster_id=args.cluster_id))
+    emit(args, found, lambda wide: tables.clusters([found], wide))
     return EXIT_OK

@@ -17,6 +17,7 @@ from rich.markup import escape
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from scheduler.cli.output import add_option, emit
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
     commands = group(sub, "execution", "approved allocations as jobs: their state, and their manifests")
     p = command(commands, "status", "approved allocations of published rounds and what became of them", status)
     p.add_argument("round_id", nargs="?", help="one round (default: every published round)")
+    add_option(p)
     p = commands.add_parser("render", help="print the KubeRay RayJob of one allocation (reads the database)")
     p.add_argument("allocation_id")
     p.add_argument("--db", dest="database_url", help="database URL (default: ALLMENDE_DATABASE_URL, then the "
@@ -42,7 +44,7 @@ def status(remote: Remote, args: argparse.Namespace) -> int:
 
     found = tables.pages(lambda token: remote.call(remote.execution.ListExecutions, exe.ListExecutionsRequest(
         round_id=args.round_id or "", page={"page_token": token, "page_size": 500})), "executions")
-    tables.executions(found)
+    emit(args, found, lambda wide: tables.executions(found, wide))
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from scheduler.cli import tables
 from scheduler.cli.client import command
 from scheduler.cli.exitcodes import EXIT_FAILED, EXIT_OK
+from scheduler.cli.output import add_option, emit
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -29,9 +30,11 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", required=True)
     p = command(sub, "ledger", "the public ledger: published rounds, or one in full", ledger)
     p.add_argument("round_id", nargs="?")
+    add_option(p)
     p = command(sub, "audit", "the audit log: who did what, when and why", audit)
     p.add_argument("--subject", help="e.g. round/round-..., request/req-...")
     p.add_argument("--limit", type=int, default=200)
+    add_option(p)
     p = command(sub, "replay", "re-solve a stored round with its stored parameters and compare", replay)
     p.add_argument("round_id")
 
@@ -47,11 +50,13 @@ def ledger(remote: Remote, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import ledger_pb2 as led
 
     if args.round_id is None:
-        tables.published(tables.pages(lambda token: remote.call(
+        entries = tables.pages(lambda token: remote.call(
             remote.ledger.ListPublishedRounds, led.ListPublishedRoundsRequest(page={"page_token": token,
-                                                                                "page_size": 500})), "entries"))
+                                                                                "page_size": 500})), "entries")
+        emit(args, entries, lambda wide: tables.published(entries, wide))
         return EXIT_OK
-    tables.ledger_entry(remote.call(remote.ledger.GetLedgerEntry, led.GetLedgerEntryRequest(round_id=args.round_id)))
+    entry = remote.call(remote.ledger.GetLedgerEntry, led.GetLedgerEntryRequest(round_id=args.round_id))
+    emit(args, entry, lambda wide: tables.ledger_entry(entry, wide))
     return EXIT_OK
 
 
@@ -60,7 +65,7 @@ def audit(remote: Remote, args: argparse.Namespace) -> int:
 
     found = tables.pages(lambda token: remote.call(remote.review.ListAuditEvents, rev.ListAuditEventsRequest(
         subject_id=args.subject or "", page={"page_token": token, "page_size": 500})), "events", limit=args.limit)
-    tables.audit(found)
+    emit(args, found, lambda wide: tables.audit(found, wide))
     return EXIT_OK
 
 

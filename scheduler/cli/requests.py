@@ -10,6 +10,7 @@ from rich.console import Console
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
+from scheduler.cli.output import add_option, emit
 
 if TYPE_CHECKING:
     from scheduler.cli.remote import Remote
@@ -25,8 +26,10 @@ def register(sub: Any) -> None:
     p.add_argument("--org")
     p.add_argument("--state", choices=["submitted", "in_round", "allocated", "rejected", "withdrawn"])
     p.add_argument("--round", dest="round_id")
+    add_option(p)
     p = command(request, "show", "one request", show)
     p.add_argument("request_id")
+    add_option(p)
     p = command(request, "amend", "replace a request's content from a file, until it enters a round", amend)
     p.add_argument("request_id")
     p.add_argument("file")
@@ -63,7 +66,7 @@ def list_requests(remote: Remote, args: argparse.Namespace) -> int:
     found = tables.pages(lambda token: remote.call(remote.requests.ListRequests, req.ListRequestsRequest(
         org=args.org or "", state=state, round_id=args.round_id or "",
         page={"page_token": token, "page_size": 500})), "requests")
-    tables.requests(found)
+    emit(args, found, lambda wide: tables.requests(found, wide))
     return EXIT_OK
 
 
@@ -73,8 +76,12 @@ def show(remote: Remote, args: argparse.Namespace) -> int:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 
     found = remote.call(remote.requests.GetRequest, req.GetRequestRequest(request_id=args.request_id))
-    tables.requests([found])
-    console.print_json(json_format.MessageToJson(found.spec))
+
+    def draw(wide: bool) -> None:
+        tables.requests([found], wide)
+        console.print_json(json_format.MessageToJson(found.spec))
+
+    emit(args, found, draw)
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from scheduler.cli import tables
 from scheduler.cli.client import command, group
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from scheduler.cli.output import add_option, emit
 from scheduler.cli.policy import add_policy_option
 from scheduler.cli.tables import safe
 
@@ -41,7 +42,8 @@ def register(sub: Any) -> None:
                    help="run even when no cluster is active (every request is then rejected)")
     p = command(rounds, "show", "a round and its plan", show)
     p.add_argument("round_id")
-    command(rounds, "list", "list rounds", list_rounds)
+    add_option(p)
+    add_option(command(rounds, "list", "list rounds", list_rounds))
     p = command(rounds, "explain", "why a request was rejected, and what would change that", explain)
     p.add_argument("round_id")
     p.add_argument("request_id")
@@ -119,22 +121,25 @@ def check_clusters(remote: Remote, allow_none: bool) -> None:
 def show(remote: Remote, args: argparse.Namespace) -> int:
     """The round, and its plan once it has one; ``args.round_id`` names it."""
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
-
-    found = remote.call(remote.rounds.GetRound, rnd.GetRoundRequest(round_id=args.round_id))
-    tables.rounds([found])
-    if found.state in (rnd.ROUND_STATE_OPEN, rnd.ROUND_STATE_SOLVING, rnd.ROUND_STATE_FAILED):
-        return EXIT_OK
     from scheduler.cli.remote import CliError
 
-    try:
-        plan = remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id))
-    except CliError as exc:
-        if exc.status != "PERMISSION_DENIED":
-            raise
-        err.print("the plan itself is shown to operators and analysts; `allmende round explain ROUND REQUEST` "
-                  "explains your own requests")
-        return EXIT_OK
-    tables.plan(plan)
+    found = remote.call(remote.rounds.GetRound, rnd.GetRoundRequest(round_id=args.round_id))
+    plan = None
+    if found.state not in (rnd.ROUND_STATE_OPEN, rnd.ROUND_STATE_SOLVING, rnd.ROUND_STATE_FAILED):
+        try:
+            plan = remote.call(remote.rounds.GetPlan, rnd.GetPlanRequest(round_id=args.round_id))
+        except CliError as exc:
+            if exc.status != "PERMISSION_DENIED":
+                raise
+            err.print("the plan itself is shown to operators and analysts; `allmende round explain ROUND REQUEST` "
+                      "explains your own requests")
+
+    def draw(wide: bool) -> None:
+        tables.rounds([found], wide)
+        if plan is not None:
+            tables.plan(plan, wide)
+
+    emit(args, {"round": found, "plan": plan}, draw)
     return EXIT_OK
 
 
@@ -143,7 +148,7 @@ def list_rounds(remote: Remote, args: argparse.Namespace) -> int:
 
     found = tables.pages(lambda token: remote.call(remote.rounds.ListRounds, rnd.ListRoundsRequest(
         page={"page_token": token, "page_size": 500})), "rounds")
-    tables.rounds(found)
+    emit(args, found, lambda wide: tables.rounds(found, wide))
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from scheduler.cli.output import Col, table
+
 console = Console()
 err = Console(stderr=True)
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -34,64 +36,57 @@ def row(table: Table, *cells: object, style: str | None = None) -> None:
     table.add_row(*(c if isinstance(c, Text) else Text(visible(c)) for c in cells), style=style)
 
 
-def clusters(clusters: list[Any]) -> None:
+def clusters(clusters: list[Any], wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import inventory_pb2 as inv
 
-    table = Table("cluster", "state", "country", "operator", "GPUs", "power cap kW", "PUE", "last heartbeat")
-    for c in clusters:
-        gpus = ", ".join(f"{p.count}×{p.gpu_type}" for p in c.gpus)
-        beat = c.last_heartbeat.ToJsonString() if c.HasField("last_heartbeat") else "-"
-        cap = f"{c.power_cap_kw:g}" if c.HasField("power_cap_kw") else "-"
-        row(table, c.cluster_id, state(inv.ClusterState.Name(c.state)), c.country, c.operator, gpus, cap,
-                      f"{c.pue:g}", beat)
-    console.print(table)
+    cols = (Col("cluster"), Col("state"), Col("country"), Col("GPUs"), Col("operator", True),
+            Col("power cap kW", True), Col("PUE", True), Col("last heartbeat", True))
+    rows = [(c.cluster_id, state(inv.ClusterState.Name(c.state)), c.country,
+             ", ".join(f"{p.count}×{p.gpu_type}" for p in c.gpus), c.operator,
+             f"{c.power_cap_kw:g}" if c.HasField("power_cap_kw") else "-", f"{c.pue:g}", when(c, "last_heartbeat"))
+            for c in clusters]
+    console.print(table(cols, rows, wide))
 
 
-def requests(found: list[Any]) -> None:
+def requests(found: list[Any], wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 
-    table = Table("request", "state", "org", "category", "title", "GPUs", "runtime slots", "round")
-    for r in found:
-        s = r.spec
-        runtime = ", ".join(f"{k}:{v}" for k, v in sorted(s.runtime_slots.items()))
-        row(table, r.request_id, state(req.RequestState.Name(r.state)), s.org, s.category, s.title,
-                      str(s.gpus), runtime, r.round_id or "-")
-    console.print(table)
+    cols = (Col("request"), Col("state"), Col("org"), Col("category"), Col("GPUs"), Col("title"),
+            Col("runtime slots", True), Col("round", True))
+    rows = [(r.request_id, state(req.RequestState.Name(r.state)), r.spec.org, r.spec.category, str(r.spec.gpus),
+             r.spec.title, ", ".join(f"{k}:{v}" for k, v in sorted(r.spec.runtime_slots.items())), r.round_id or "-")
+            for r in found]
+    console.print(table(cols, rows, wide))
 
 
-def rounds(found: list[Any]) -> None:
+def rounds(found: list[Any], wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 
-    table = Table("round", "state", "policy", "start", "slots", "requests", "clusters", "progress", "flagged")
-    for r in found:
-        progress = f"{r.progress.phase} {r.progress.fraction:.0%}".strip() if r.progress.phase else "-"
-        row(table, r.round_id, state(rnd.RoundState.Name(r.state)), state(rnd.Policy.Name(r.policy)),
-                      r.horizon.start.ToJsonString(), str(r.horizon.slots), str(r.requests), str(r.clusters),
-                      progress, ", ".join(r.flagged_requests) or "-")
-    console.print(table)
+    cols = (Col("round"), Col("state"), Col("policy"), Col("slots"), Col("requests"), Col("clusters"),
+            Col("start", True), Col("progress", True), Col("flagged", True))
+    rows = [(r.round_id, state(rnd.RoundState.Name(r.state)), state(rnd.Policy.Name(r.policy)), str(r.horizon.slots),
+             str(r.requests), str(r.clusters), r.horizon.start.ToJsonString(),
+             f"{r.progress.phase} {r.progress.fraction:.0%}".strip() if r.progress.phase else "-",
+             ", ".join(r.flagged_requests) or "-")
+            for r in found]
+    console.print(table(cols, rows, wide))
     for r in found:
         if r.error:
             err.print(f"[yellow]{r.round_id}:[/yellow] {safe(r.error)}")
 
 
-def executions(found: list[Any]) -> None:
+def executions(found: list[Any], wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 
-    table = Table(title="executions")
-    for name in ("allocation", "request", "org", "cluster"):
-        table.add_column(name, overflow="fold")  # ids are folded onto a second line, never cut
-    for name in ("GPUs", "state", "attempts"):
-        table.add_column(name)
-    table.add_column("submission id", overflow="fold")
-    for name in ("window", "started", "ended", "message"):
-        table.add_column(name)
-    for e in found:
-        state_text = state(rnd.AllocationState.Name(e.state)) + (" ⚠ replan" if e.replan else "")
-        row(table, e.allocation_id, e.request_id, e.org, e.cluster_id, f"{e.gpus}×{e.gpu_type}", state_text,
-                      str(e.attempts), e.submission_id or "-",
-                      f"{when(e, 'window_start')} → {when(e, 'window_end')}", when(e, "started_at"),
-                      when(e, "ended_at"), e.message or "-")
-    console.print(table)
+    cols = (Col("allocation"), Col("request"), Col("org"), Col("cluster"), Col("GPUs"), Col("state"), Col("window"),
+            Col("attempts", True), Col("submission id", True), Col("started", True), Col("ended", True),
+            Col("message", True))
+    rows = [(e.allocation_id, e.request_id, e.org, e.cluster_id, f"{e.gpus}×{e.gpu_type}",
+             state(rnd.AllocationState.Name(e.state)) + (" ⚠ replan" if e.replan else ""),
+             f"{when(e, 'window_start')} → {when(e, 'window_end')}", str(e.attempts), e.submission_id or "-",
+             when(e, "started_at"), when(e, "ended_at"), e.message or "-")
+            for e in found]
+    console.print(table(cols, rows, wide, title="executions"))
 
 
 def when(msg: Any, field: str) -> str:
@@ -117,50 +112,51 @@ def state(name: str) -> str:
     return name.lower()
 
 
-def plan(plan: Any) -> None:
+def plan(plan: Any, wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 
-    table = Table("request", "state", "cluster", "GPU type", "slots", "energy kWh", "CO2 kg", title="allocations")
-    for a in plan.assignments:
-        flag = " ⚠ stale" if a.flagged_stale else ""
-        row(table, a.request_id, state(rnd.AllocationState.Name(a.state)) + flag, a.cluster_id, a.gpu_type,
-                      f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
-    console.print(table)
+    cols = (Col("request"), Col("state"), Col("cluster"), Col("GPU type"), Col("slots"),
+            Col("energy kWh", True, "right"), Col("CO2 kg", True, "right"))
+    rows = [(a.request_id, state(rnd.AllocationState.Name(a.state)) + (" ⚠ stale" if a.flagged_stale else ""),
+             a.cluster_id, a.gpu_type, f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
+            for a in plan.assignments]
+    console.print(table(cols, rows, wide, title="allocations"))
     if plan.rejections:
-        table = Table("request", "reason", "detail", title="rejected")
-        for r in plan.rejections:
-            row(table, r.request_id, r.reason, r.detail)
-        console.print(table)
+        reasons = (Col("request"), Col("reason"), Col("detail"))
+        console.print(table(reasons, [(r.request_id, r.reason, r.detail) for r in plan.rejections], wide,
+                            title="rejected"))
     m = plan.metrics
     console.print(f"GPU-hours {m.gpu_hours:.1f} · energy {m.energy_mwh:.3f} MWh · CO2 {m.co2_t:.3f} t · "
                   f"min attainment {m.min_attainment:.3f} · Jain {m.jain:.3f} · solver {plan.solver.status} "
                   f"in {plan.solver.wall_seconds:.2f}s")
 
 
-def published(entries: list[Any]) -> None:
-    table = Table("round", "published", "slots", "GPU-hours", "energy MWh", "CO2 t", "min attainment", "rejected")
-    for e in entries:
-        hours = sum(s.gpu_hours for s in e.by_category.values())
-        row(table, e.round_id, e.published_at.ToJsonString(), str(e.horizon.slots), f"{hours:.1f}",
-                      f"{e.energy_mwh:.3f}", f"{e.co2_t:.3f}", f"{e.min_attainment:.3f}",
-                      str(sum(e.rejections_by_reason.values())))
-    console.print(table)
+def published(entries: list[Any], wide: bool = False) -> None:
+    cols = (Col("round"), Col("slots", justify="right"), Col("GPU-hours", justify="right"),
+            Col("energy MWh", justify="right"), Col("CO2 t", justify="right"), Col("rejected", justify="right"),
+            Col("published", True), Col("min attainment", True, "right"))
+    rows = [(e.round_id, str(e.horizon.slots), f"{sum(s.gpu_hours for s in e.by_category.values()):.1f}",
+             f"{e.energy_mwh:.3f}", f"{e.co2_t:.3f}", str(sum(e.rejections_by_reason.values())),
+             e.published_at.ToJsonString(), f"{e.min_attainment:.3f}")
+            for e in entries]
+    console.print(table(cols, rows, wide))
 
 
-def ledger_entry(e: Any) -> None:
-    table = Table("request", "title", "org", "category", "cluster", "GPUs", "slots", "energy kWh", "CO2 kg",
-                  title=f"round {safe(e.round_id)}, published {e.published_at.ToJsonString()}")
-    for a in e.allocations:
-        row(table, a.request_id, a.title, a.org, a.category, a.cluster_id, f"{a.gpus}×{a.gpu_type}",
-                      f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
-    console.print(table)
+def ledger_entry(e: Any, wide: bool = False) -> None:
+    cols = (Col("request"), Col("title"), Col("org"), Col("category"), Col("cluster"), Col("GPUs"),
+            Col("slots", True), Col("energy kWh", True, "right"), Col("CO2 kg", True, "right"))
+    rows = [(a.request_id, a.title, a.org, a.category, a.cluster_id, f"{a.gpus}×{a.gpu_type}",
+             f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}") for a in e.allocations]
+    console.print(table(cols, rows, wide, title=f"round {safe(e.round_id)}, published "
+                                                f"{e.published_at.ToJsonString()}"))
     for name, shares in (("category", e.by_category), ("organisation", e.by_org)):
-        table = Table(name, "GPU-hours", "share", "requests", "allocated", title=f"shares by {name}")
-        for key, s in sorted(shares.items()):
-            row(table, key, f"{s.gpu_hours:.1f}", f"{s.share:.1%}", str(s.requests), str(s.allocated))
-        console.print(table)
+        share_cols = (Col(name), Col("GPU-hours", justify="right"), Col("share", justify="right"),
+                      Col("requests", justify="right"), Col("allocated", justify="right"))
+        share_rows = [(key, f"{s.gpu_hours:.1f}", f"{s.share:.1%}", str(s.requests), str(s.allocated))
+                      for key, s in sorted(shares.items())]
+        console.print(table(share_cols, share_rows, wide, title=f"shares by {name}"))
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(e.rejections_by_reason.items())) or "none"
-    console.print(f"energy {e.energy_mwh:.3f} MWh · CO2 {e.co2_t:.3f} t · rejections: {reasons}")
+    console.print(f"energy {e.energy_mwh:.3f} MWh · CO2 {e.co2_t:.3f} t · rejections: {safe(reasons)}")
     accounts(e)
 
 
@@ -193,19 +189,18 @@ def accounts(e: Any, out: Console = console) -> None:
     out.print(f"[dim]{ENERGY_NOTE}[/dim]")
 
 
-def audit(events: list[Any]) -> None:
-    table = Table("#", "when", "who", "role", "action", "subject", "change", "reason")
-    for e in events:
-        row(table, str(e.seq), e.at.ToJsonString(), e.actor, e.role, e.action,
-                      f"{e.subject_kind}/{e.subject_id}", e.detail_json, e.reason)
-    console.print(table)
+def audit(events: list[Any], wide: bool = False) -> None:
+    cols = (Col("#", justify="right"), Col("when"), Col("who"), Col("action"), Col("subject"), Col("reason"),
+            Col("role", True), Col("change", True))
+    rows = [(str(e.seq), e.at.ToJsonString(), e.actor, e.action, f"{e.subject_kind}/{e.subject_id}", e.reason,
+             e.role, e.detail_json) for e in events]
+    console.print(table(cols, rows, wide))
 
 
-def tokens(found: list[Any]) -> None:
+def tokens(found: list[Any], wide: bool = False) -> None:
     """Token records from the store (domain objects: this command reads the database, not the API)."""
-    table = Table("name", "role", "org / cluster", "created", "state")
-    table.add_column("id", overflow="fold")
-    for t in found:
-        state = Text(f"revoked {t.revoked_at:%Y-%m-%d %H:%M}", "red") if t.revoked else Text("live", "green")
-        row(table, t.name, t.role.value, t.org or t.cluster or "", f"{t.created_at:%Y-%m-%d %H:%M}", state, t.id)
-    console.print(table)
+    cols = (Col("id"), Col("name"), Col("role"), Col("org / cluster"), Col("state"), Col("created", True))
+    rows = [(t.id, t.name, t.role.value, t.org or t.cluster or "",
+             Text(f"revoked {t.revoked_at:%Y-%m-%d %H:%M}", "red") if t.revoked else Text("live", "green"),
+             f"{t.created_at:%Y-%m-%d %H:%M}") for t in found]
+    console.print(table(cols, rows, wide))

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from scheduler.cli import tables
 from scheduler.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
+from scheduler.cli.output import add_option, emit
 
 if TYPE_CHECKING:
     from scheduler.domain import Change
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_create)
     p = token.add_parser("list", help="list the tokens in the database (never their secrets)")
     p.add_argument("--db", dest="database_url")
+    add_option(p)
     p.set_defaults(func=cmd_list)
     p = token.add_parser("revoke", help="revoke a token; running servers refuse it within their token_cache_s (10 s)")
     p.add_argument("token_id")
@@ -81,7 +83,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 break
     finally:
         store.close()
-    tables.tokens(found)
+    emit(args, found, lambda wide: tables.tokens(found, wide))
     return EXIT_OK
 
 
