@@ -72,15 +72,18 @@ def energy_against_cap(runs: dict[str, RunResult]) -> bytes:
     """Energy used per round against the round's energy cap."""
     fig, axs = _figure()
     ax = axs[0][0]
+    shown = [0.0]  # every value drawn, so the y-axis is set from the data and the caps, never left to autoscaling
     for n, (name, run) in enumerate(runs.items()):
         xs = [r.round + 1 for r in run.rounds]
+        shown += [r.energy_mwh for r in run.rounds]
+        shown += [r.energy_budget_mwh for r in run.rounds if r.energy_budget_mwh is not None]
         ax.plot(xs, [r.energy_mwh for r in run.rounds], STYLES[n % 4], color=f"C{n}", marker="o", ms=3,
                 label=f"used ({name})")
         caps = [np.nan if r.energy_budget_mwh is None else r.energy_budget_mwh for r in run.rounds]
         if not np.all(np.isnan(caps)):
             ax.step(xs, caps, STYLES[n % 4], where="mid", color=f"C{n}", alpha=0.5, label=f"cap ({name})")
     ax.set(xlabel="round", ylabel="MWh", title="Energy against the cap")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, max(shown) * 1.08 or 1.0)  # headroom above the highest point, so the top line shows
     ax.legend(fontsize=7)
     return _png(fig)
 
