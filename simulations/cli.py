@@ -138,8 +138,10 @@ def _ticker(bar: Progress, task: TaskID) -> Callable[[int, int, Any], None]:
 
 
 def _print(summaries: dict[str, Any]) -> None:
-    table = Table("run", "acceptance", "GPU-hours", "wait p90 (h)", "energy MWh", "tCO2", "SCI g/GPU-h", "Gini",
-                  "top-10")
+    table = Table()
+    for name in ("run", "acceptance", "GPU-hours", "wait p90 (h)", "energy MWh", "tCO2", "SCI g/GPU-h", "Gini",
+                 "top-10"):
+        table.add_column(name, overflow="fold")  # a narrow terminal wraps names and figures, never cuts them
     for name, s in summaries.items():
         table.add_row(name, f"{s.acceptance:.1%}", f"{s.gpu_hours:,.0f}", f"{s.wait_p90_h:.1f}",
                       f"{s.energy_mwh:,.1f}", f"{s.co2_t:,.2f}", f"{s.sci_g_per_gpu_h:.1f}", f"{s.gini_orgs:.3f}",
