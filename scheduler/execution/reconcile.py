@@ -102,6 +102,7 @@ class Situation(StrEnum):
     PENDING_TOO_LONG = "job pending past the pending timeout"
     RUNNING = "job running"
     OUTLIVED = "job still alive past its window and grace"
+    EXPIRED = "job still queued past its window and grace"
     SUCCEEDED = "job succeeded"
     FAILED = "job failed"
     STOPPED = "job stopped"
@@ -130,7 +131,7 @@ TABLE: dict[tuple[AllocationState, Situation], Row] = {
     (A.APPROVED, S.DUE): Row(Do.SUBMIT, A.SUBMITTED, "the start slot has come: record the submission, then submit"),
     (A.APPROVED, S.MISSED): Row(Do.MARK, A.FAILED, "its window ended before the executor could submit it"),
     **{(A.APPROVED, s): Row(Do.MARK, A.SUBMITTED, "the backend already holds its job (the store was restored): adopted")
-       for s in (S.PENDING, S.PENDING_TOO_LONG, S.RUNNING, S.OUTLIVED, S.SUCCEEDED, S.FAILED, S.STOPPED)},
+       for s in (S.PENDING, S.PENDING_TOO_LONG, S.RUNNING, S.OUTLIVED, S.EXPIRED, S.SUCCEEDED, S.FAILED, S.STOPPED)},
     # submitted: the decision is persisted; the backend may or may not have the job
     (A.SUBMITTED, S.CLUSTER_STALE): Row(Do.MARK, A.STALE, "its cluster went stale while the job was queued"),
     (A.SUBMITTED, S.DUE): Row(Do.SUBMIT, None, "recorded but not on the backend (the submit was lost): same id again"),
@@ -144,6 +145,8 @@ TABLE: dict[tuple[AllocationState, Situation], Row] = {
     (A.SUBMITTED, S.PENDING_TOO_LONG): Row(Do.STOP, A.FAILED, "pending past the timeout: the cluster lacks resources"),
     (A.SUBMITTED, S.RUNNING): Row(Do.MARK, A.RUNNING, "the backend reports the job running"),
     (A.SUBMITTED, S.OUTLIVED): Row(Do.STOP, None, "the job is still alive after its window and grace"),
+    # failed at once, like a job pending too long: it never ran, and Ray holds the stop until it is placed
+    (A.SUBMITTED, S.EXPIRED): Row(Do.STOP, A.FAILED, "the job never started within its window and grace"),
     (A.SUBMITTED, S.SUCCEEDED): Row(Do.MARK, A.SUCCEEDED, "the job ran and succeeded between two ticks"),
     (A.SUBMITTED, S.FAILED): Row(Do.MARK, A.FAILED, "the job failed before it was seen running"),
     (A.SUBMITTED, S.STOPPED): Row(Do.MARK, A.FAILED, "the job was stopped before it ran"),
@@ -162,6 +165,7 @@ TABLE: dict[tuple[AllocationState, Situation], Row] = {
     (A.STALE, S.PENDING_TOO_LONG): Row(Do.MARK, A.SUBMITTED, "the cluster is back and the job is still queued"),
     (A.STALE, S.RUNNING): Row(Do.MARK, A.RUNNING, "the cluster is back and the job still runs"),
     (A.STALE, S.OUTLIVED): Row(Do.MARK, A.RUNNING, "the cluster is back and the job still runs (past its window)"),
+    (A.STALE, S.EXPIRED): Row(Do.MARK, A.SUBMITTED, "the cluster is back; the job is still queued past its window"),
     (A.STALE, S.SUCCEEDED): Row(Do.MARK, A.SUCCEEDED, "the cluster is back: the job succeeded meanwhile"),
     (A.STALE, S.FAILED): Row(Do.MARK, A.FAILED, "the cluster is back: the job failed meanwhile"),
     (A.STALE, S.STOPPED): Row(Do.MARK, A.FAILED, "the cluster is back: the job was stopped meanwhile"),
@@ -245,7 +249,7 @@ def situation(item: Desired, job: ObservedJob | None, now: datetime, rules: Rule
     if job.phase.terminal:
         return {JobPhase.SUCCEEDED: S.SUCCEEDED, JobPhase.FAILED: S.FAILED}.get(job.phase, S.STOPPED)
     if now >= item.window.end + timedelta(seconds=rules.stop_grace_s):
-        return S.OUTLIVED
+        return S.OUTLIVED if job.phase == JobPhase.RUNNING else S.EXPIRED
     if job.phase == JobPhase.RUNNING:
         return S.RUNNING
     since = ex.submitted_at if ex is not None and ex.submitted_at is not None else item.window.start
