@@ -153,7 +153,7 @@ class SubmitsIntoTheVoid:
 def test_a_job_that_outlives_its_window_is_stopped_and_failed(ray_head: RayHead, stores: Any, tag: str) -> None:
     id = f"outlive-{tag}"
     w = world(stores(), RayJobsBackend(ray_head.dashboard_url), rules(stop_grace_s=0.5),
-              {"id": id, "entrypoint": "sleep 60", "start_slot": 0, "end_slot": 2})
+              {"id": id, "entrypoint": "sleep 60", "start_slot": 0, "end_slot": 8})  # time enough to start under load
     done = w.drive(id, settled)
     assert done.state == A.FAILED and done.execution is not None
     assert done.execution.job_status == JobPhase.STOPPED and "window" in done.execution.message
