@@ -86,13 +86,10 @@ def render(args: argparse.Namespace) -> int:
 
 
 def job(a: AllocationRecord, request: RequestRecord, round: RoundRecord, seconds_per_slot: float | None) -> JobSpec:
-    """The job the executor submits for this allocation's current attempt (``Executor._record_submit``)."""
-    from scheduler.execution.backend import JobSpec
-    from scheduler.execution.reconcile import window
+    """The job the executor submits for this allocation's current attempt."""
+    from scheduler.execution.executor import job_spec
+    from scheduler.execution.reconcile import submission_id, window
 
     attempt = (a.execution.attempts if a.execution is not None else 0) or 1
     span = window(round, a, seconds_per_slot, epoch=round.updated_at)
-    return JobSpec(submission_id=f"{a.id}-{attempt}", allocation_id=a.id, request_id=a.request_id,
-                   round_id=a.round_id, org=request.org, cluster=a.cluster, gpu_type=a.gpu_type, gpus=request.gpus,
-                   entrypoint=request.entrypoint, runtime_env=request.runtime_env, start=span.start,
-                   deadline=span.end)
+    return job_spec(a, request, span, submission_id(a.id, attempt))

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 
 from scheduler import accounting
 from scheduler.access import SYSTEM
-from scheduler.domain import AllocationRecord, ClusterRecord, Execution, Usage
+from scheduler.domain import AllocationRecord, ClusterRecord, Execution, RequestRecord, Usage
 from scheduler.errors import Conflict
 from scheduler.execution.backend import Backend, JobRefused, JobSpec, ObservedJob
-from scheduler.execution.reconcile import EXECUTABLE, Action, Desired, Do, Orphan, Rules, reconcile, window
+from scheduler.execution.reconcile import EXECUTABLE, Action, Desired, Do, Orphan, Rules, Window, reconcile, window
 from scheduler.states import AllocationState, ClusterState, RoundState
 from scheduler.store import AllocationQuery, Reader, Repository, Transaction
 from scheduler.store.pages import allocations
@@ -182,11 +182,7 @@ class Executor:
         reason = f"{action.reason} (attempt {action.attempt}, {action.submission_id})"
         record = _update(t, a, kind, now, "submit", reason, state=action.to, attempts=action.attempt,
                          submission_id=action.submission_id, submitted_at=now, next_attempt_at=None, message="")
-        spec = JobSpec(submission_id=action.submission_id, allocation_id=a.id, request_id=a.request_id,
-                       round_id=a.round_id, org=request.org, cluster=a.cluster, gpu_type=a.gpu_type,
-                       gpus=request.gpus, entrypoint=request.entrypoint, runtime_env=request.runtime_env,
-                       start=item.window.start, deadline=item.window.end)
-        return record, spec
+        return record, job_spec(a, request, item.window, action.submission_id)
 
     async def _submit(self, backend: Backend, record: AllocationRecord, spec: JobSpec, kind: str) -> None:
         try:
@@ -234,6 +230,13 @@ def _asked(action: Action) -> bool:
     """Whether this stop, for this reason, is on record already (the job has not ended since it was asked)."""
     ex = action.allocation.execution
     return ex is not None and ex.submission_id == action.submission_id and ex.message == action.reason
+
+
+def job_spec(a: AllocationRecord, request: RequestRecord, span: Window, submission_id: str) -> JobSpec:
+    """The job one attempt at an allocation submits: the request's entrypoint, its gang, and the window's bounds."""
+    return JobSpec(submission_id=submission_id, allocation_id=a.id, request_id=a.request_id, round_id=a.round_id,
+                   org=request.org, cluster=a.cluster, gpu_type=a.gpu_type, gpus=request.gpus,
+                   entrypoint=request.entrypoint, runtime_env=request.runtime_env, start=span.start, deadline=span.end)
 
 
 def _update(t: Transaction, a: AllocationRecord, kind: str, now: datetime, verb: str, reason: str, *,
