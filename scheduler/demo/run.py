@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -93,12 +92,6 @@ class Options:
 
 def example(name: str) -> Any:
     return yaml.safe_load(resources.files("scheduler.examples").joinpath(name).read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def auth(token: str) -> list[tuple[str, str]]:
@@ -274,7 +267,7 @@ def main(options: Options) -> int:
     clusters = example("clusters.yaml")["clusters"]
     requests = example("requests.yaml")["requests"]
     toks = tokens(url, sorted({r["org"] for r in requests}), [c["id"] for c in clusters])
-    port = free_port()
+    port = local_head.free_port()
     address = f"127.0.0.1:{port}"
     exe = [sys.executable, "-m", "scheduler.cli"]
     settings = {

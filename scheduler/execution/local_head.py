@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ class LocalHead:
     dashboard_url: str
     pgid: int | None = None
     temp_dir: str | None = None
+    address: str = ""  # the GCS address (for ray.init) of a head started here
 
     def stop(self) -> None:
         """Stop a head this process started (SIGTERM to its group, SIGKILL after a grace); a reused one stays."""
@@ -68,29 +69,38 @@ def start(clusters: Iterable[ClusterRecord], gpus: int | None = None, address: s
     if address:
         return LocalHead(address)
     clusters = list(clusters)
+    total = gpus if gpus is not None else sum(sum(c.gpus.values()) for c in clusters)
+    return launch(resources(clusters), total)
+
+
+def launch(custom: Mapping[str, float], gpus: int, *, cpus: int | None = None,
+           env: Mapping[str, str] | None = None, timeout: float = START_TIMEOUT_S) -> LocalHead:
+    """``ray start --head`` on free ports in a fresh temp dir, with ``gpus`` logical GPUs and ``custom``
+    resources; returns once the Jobs API takes a job.  ``env`` is added to the head's (and so its jobs')."""
     ray = Path(sys.executable).with_name("ray")
     if not ray.exists():
-        raise RuntimeError("--execute local needs Ray: pip install 'allmende[ray]'")
+        raise RuntimeError("running a Ray head needs Ray: pip install 'allmende[ray]'")
     temp = tempfile.mkdtemp(prefix="allmende-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    port, dashboard = _free_port(), _free_port()
-    total = gpus if gpus is not None else sum(sum(c.gpus.values()) for c in clusters)
+    port, dashboard = free_port(), free_port()
     cmd = [str(ray), "start", "--head", "--port", str(port), "--temp-dir", temp, "--node-ip-address", "127.0.0.1",
            "--include-dashboard=true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
-           "--dashboard-agent-listen-port", str(_free_port()),  # the default 52365 may be another head's
-           "--num-gpus", str(total), "--resources", json.dumps(resources(clusters)), "--disable-usage-stats"]
+           "--dashboard-agent-listen-port", str(free_port()),  # the default 52365 may be another head's
+           "--num-gpus", str(gpus), "--resources", json.dumps(dict(custom)), "--disable-usage-stats"]
+    if cpus is not None:
+        cmd += ["--num-cpus", str(cpus)]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=os.environ | job_environment())
-    head = LocalHead(f"http://127.0.0.1:{dashboard}", proc.pid, temp)
+                            env=os.environ | job_environment() | dict(env or {}))
+    head = LocalHead(f"http://127.0.0.1:{dashboard}", proc.pid, temp, address=f"127.0.0.1:{port}")
     try:
-        out, _ = proc.communicate(timeout=START_TIMEOUT_S)
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         head.stop()
-        raise RuntimeError(f"ray start did not finish within {START_TIMEOUT_S}s") from None
+        raise RuntimeError(f"ray start did not finish within {timeout:.0f}s") from None
     if proc.returncode != 0:
         head.stop()
         raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode(errors='replace')[-2000:]}")
     try:
-        wait_until_accepting(head.dashboard_url)
+        wait_until_accepting(head.dashboard_url, timeout)
     except RuntimeError:
         head.stop()
         raise
@@ -145,7 +155,8 @@ class OnDemand:
                 self._head = None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free loopback port (for the head's own ports, and the servers the tests and the demo start)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
