@@ -176,16 +176,17 @@ def accounts(e: Any, out: Console = console) -> None:
             return "—"
         return f"{a.sci_actual:,.1f}" if a.HasField("sci_actual") else "unknown"
 
-    table = Table(title=f"round {safe(e.round_id)}: planned against actual", title_justify="left")
-    for col in ("category", "allocations", "ran", "GPU-h plan", "GPU-h actual", "kWh plan", "kWh actual",
-                "kgCO2e plan", "kgCO2e actual", "SCI g/GPU-h"):
-        table.add_column(col, justify="left" if col == "category" else "right")
-    for name, a in [*sorted(e.accounts_by_category.items()), ("total", e.accounts)]:
-        row(table, name, str(a.planned.items), str(a.actual.items), f"{a.planned.gpu_hours:,.1f}",
-                      f"{a.actual.gpu_hours:,.2f}", f"{a.planned.energy_kwh:,.1f}", f"{a.actual.energy_kwh:,.2f}",
-                      co2(a.planned), co2(a.actual), sci(a),
-                      style="bold" if name == "total" else None)
-    out.print(table)
+    from scheduler.cli.output import Col, table
+
+    groups = [*sorted(e.accounts_by_category.items()), ("total", e.accounts)]
+    cols = [Col("category"), *(Col(name, justify="right") for name in (
+        "allocations", "ran", "GPU-h plan", "GPU-h actual", "kWh plan", "kWh actual", "kgCO2e plan", "kgCO2e actual",
+        "SCI g/GPU-h"))]
+    rows = [(name, str(a.planned.items), str(a.actual.items), f"{a.planned.gpu_hours:,.1f}",
+             f"{a.actual.gpu_hours:,.2f}", f"{a.planned.energy_kwh:,.1f}", f"{a.actual.energy_kwh:,.2f}",
+             co2(a.planned), co2(a.actual), sci(a)) for name, a in groups]
+    out.print(table(cols, rows, True, title=f"round {safe(e.round_id)}: planned against actual",
+                    styles=["bold" if name == "total" else None for name, _ in groups]))
     out.print(f"[dim]{ENERGY_NOTE}[/dim]")
 
 
