@@ -171,12 +171,12 @@ def render(entry: ledger_pb2.LedgerEntry, budget_mwh: float | None, targets: dic
     )
     reasons = ", ".join(f"{e(k)}: {v}" for k, v in sorted(entry.rejections_by_reason.items())) or "none"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Allmende round {e(entry.round_id)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Allmende: {e(entry.round_id)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;font-size:13px;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}.note{{color:#555;font-size:13px}}img{{max-width:100%}}</style></head>
-<body><h1>Allmende: round {e(entry.round_id)}</h1>
+<body><h1>Allmende: {e(entry.round_id)}</h1>
 <p>{len(entry.allocations)} allocations; planned {acc.planned.gpu_hours:,.1f} GPU-hours,
 {acc.planned.energy_kwh:,.1f} kWh,
 {_fmt(_opt(acc.planned, 'co2_kg'), '{:,.2f}')} kgCO2e; actual {acc.actual.gpu_hours:,.2f} GPU-hours,
