@@ -17,6 +17,7 @@ Bad input (NaN, infinities, negative bars) raises ``ValueError`` naming the datu
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -27,7 +28,10 @@ ROW = 26  # height of one bar row
 PAD = 8
 TICKS = 4
 SERIES = 8  # series-0 .. series-7 in the stylesheet
+STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # round numbers that split into 4 ticks
+FINEST = 1e-9  # the smallest axis: finer values are drawn as if they were this
 MAX_LABEL = 28  # characters of a label shown; the whole label is in its tooltip
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 Format = Callable[[float], str]
 
 
@@ -51,11 +55,12 @@ def plain(value: float) -> str:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``value`` (1 for nothing to show)."""
+    """The smallest of :data:`STEPS` × 10^k at or above ``value`` (1 for nothing to show, 10^-9 at least)."""
     if value <= 0:
         return 1.0
+    value = max(value, FINEST)
     base = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for step in STEPS:
         if step * base >= value * (1 - 1e-12):
             return step * base
     return 10.0 * base  # pragma: no cover - the loop ends at 10 × base, which is always enough
@@ -70,6 +75,11 @@ def axis(values: Sequence[float]) -> tuple[float, float]:
     return bottom, top
 
 
+def _text(value: str) -> Markup:
+    """Escaped, without the control characters XML cannot hold (a title may carry any of them)."""
+    return escape(CONTROL.sub("", str(value)))
+
+
 def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name}: {value} is not a finite number")
@@ -81,7 +91,7 @@ def _label(text: str) -> str:
 
 
 def _svg(title: str, height: float, body: list[str]) -> Markup:
-    t = escape(title)
+    t = _text(title)
     return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{t}" '
                   f'xmlns="http://www.w3.org/2000/svg"><title>{t}</title>{"".join(body)}</svg>')
 
@@ -94,7 +104,7 @@ def _x_ticks(low: float, high: float, x: Callable[[float], float], top: float, b
         px = x(v)
         out.append(f'<line class="grid" x1="{px:.1f}" y1="{top:.1f}" x2="{px:.1f}" y2="{bottom:.1f}"/>'
                    f'<text class="tick" x="{px:.1f}" y="{bottom + 14:.1f}" text-anchor="middle">'
-                   f"{escape(fmt(v))}</text>")
+                   f"{_text(fmt(v))}</text>")
     return out
 
 
@@ -116,18 +126,18 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", fmt: Format = 
             *_x_ticks(0.0, high, x, top, bottom, fmt)]
     if reference_label:
         body.append(f'<line class="reference" x1="{left}" y1="8" x2="{left}" y2="20"/>'
-                    f'<text class="legend" x="{left + 6}" y="18">{escape(reference_label)}</text>')
+                    f'<text class="legend" x="{left + 6}" y="18">{_text(reference_label)}</text>')
     for i, b in enumerate(bars):
         y = top + i * ROW
-        tip = escape(f"{b.label}: {fmt(b.value)}{unit}" + (f" (reference {fmt(b.reference)}{unit})"
+        tip = _text(f"{b.label}: {fmt(b.value)}{unit}" + (f" (reference {fmt(b.reference)}{unit})"
                                                             if b.reference is not None else ""))
         body.append(f'<g><title>{tip}</title>'
                     f'<text class="label" x="{left - 6}" y="{y + ROW / 2 + 4:.1f}" text-anchor="end">'
-                    f"{escape(_label(b.label))}</text>"
+                    f"{_text(_label(b.label))}</text>"
                     f'<rect class="datum series-{i % SERIES}" x="{left}" y="{y + 5}" width="{x(b.value) - left:.1f}" '
                     f'height="{ROW - 10}"/>'
                     f'<text class="value" x="{x(b.value) + 4:.1f}" y="{y + ROW / 2 + 4:.1f}">'
-                    f"{escape(fmt(b.value) + unit)}</text>")
+                    f"{_text(fmt(b.value) + unit)}</text>")
         if b.reference is not None:
             rx = x(b.reference)
             body.append(f'<line class="datum reference" x1="{rx:.1f}" y1="{y + 2}" x2="{rx:.1f}" y2="{y + ROW - 2}"/>')
@@ -157,21 +167,21 @@ def stacked_bars(stacks: Sequence[Stack], *, title: str, unit: str = "", fmt: Fo
     for i, n in enumerate(names):
         lx, ly = left + (i % 4) * 140, 8 + 18 * (i // 4)
         body.append(f'<rect class="series-{colour[n]}" x="{lx}" y="{ly}" width="10" height="10"/>'
-                    f'<text class="legend" x="{lx + 14}" y="{ly + 9}">{escape(_label(n))}</text>')
+                    f'<text class="legend" x="{lx + 14}" y="{ly + 9}">{_text(_label(n))}</text>')
     for i, (s, total) in enumerate(zip(stacks, totals, strict=True)):
         y = top + i * ROW
         body.append(f'<text class="label" x="{left - 6}" y="{y + ROW / 2 + 4:.1f}" text-anchor="end">'
-                    f"<title>{escape(s.label)}</title>{escape(_label(s.label))}</text>")
+                    f"<title>{_text(s.label)}</title>{_text(_label(s.label))}</text>")
         start = 0.0
         for n, v in s.parts.items():
             if v <= 0:
                 continue
             body.append(f'<rect class="datum series-{colour[n]}" x="{x(start):.1f}" y="{y + 5}" '
                         f'width="{x(start + v) - x(start):.1f}" height="{ROW - 10}">'
-                        f"<title>{escape(f'{s.label} / {n}: {fmt(v)}{unit}')}</title></rect>")
+                        f"<title>{_text(f'{s.label} / {n}: {fmt(v)}{unit}')}</title></rect>")
             start += v
         body.append(f'<text class="value" x="{x(total) + 4:.1f}" y="{y + ROW / 2 + 4:.1f}">'
-                    f"{escape(fmt(total) + unit)}</text>")
+                    f"{_text(fmt(total) + unit)}</text>")
     return _svg(title, bottom + 24, body)
 
 
@@ -191,11 +201,11 @@ def series_chart(values: Sequence[float], *, title: str, cap: float | None = Non
     for i in range(TICKS + 1):
         v = low + (high - low) * i / TICKS
         body.append(f'<line class="grid" x1="{left}" y1="{y(v):.1f}" x2="{right}" y2="{y(v):.1f}"/>'
-                    f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{escape(fmt(v))}</text>')
+                    f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_text(fmt(v))}</text>')
     every = max(1, math.ceil(n / 12))
     for i in range(0, n + 1, every):
         body.append(f'<text class="tick" x="{x(i):.1f}" y="{bottom + 14}" text-anchor="middle">{i}</text>')
-    body.append(f'<text class="axis-label" x="{right}" y="{bottom + 30}" text-anchor="end">{escape(x_label)}</text>')
+    body.append(f'<text class="axis-label" x="{right}" y="{bottom + 30}" text-anchor="end">{_text(x_label)}</text>')
     if points:
         if step:
             coords = [f"{x(i):.1f},{y(v):.1f} {x(i + 1):.1f},{y(v):.1f}" for i, v in enumerate(points)]
@@ -205,13 +215,13 @@ def series_chart(values: Sequence[float], *, title: str, cap: float | None = Non
         for i, v in enumerate(points):
             cx = x(i + 0.5)
             body.append(f'<circle class="datum series-point" cx="{cx:.1f}" cy="{y(v):.1f}" r="3">'
-                        f"<title>{escape(f'{x_label} {i}: {fmt(v)}{unit}')}</title></circle>")
+                        f"<title>{_text(f'{x_label} {i}: {fmt(v)}{unit}')}</title></circle>")
     legend = f'<line class="series-line" x1="{left}" y1="12" x2="{left + 18}" y2="12"/>' \
-             f'<text class="legend" x="{left + 22}" y="16">{escape(title)}</text>'
+             f'<text class="legend" x="{left + 22}" y="16">{_text(title)}</text>'
     if limit is not None:
         body.append(f'<line class="datum cap" x1="{left}" y1="{y(limit):.1f}" x2="{right}" y2="{y(limit):.1f}">'
-                    f"<title>{escape(f'{cap_label}: {fmt(limit)}{unit}')}</title></line>")
+                    f"<title>{_text(f'{cap_label}: {fmt(limit)}{unit}')}</title></line>")
         legend += (f'<line class="cap" x1="{left + 260}" y1="12" x2="{left + 278}" y2="12"/>'
-                   f'<text class="legend" x="{left + 282}" y="16">{escape(f"{cap_label} ({fmt(limit)}{unit})")}</text>')
+                   f'<text class="legend" x="{left + 282}" y="16">{_text(f"{cap_label} ({fmt(limit)}{unit})")}</text>')
     body.append(legend)
     return _svg(title, bottom + 36, body)
