@@ -28,7 +28,7 @@ ROW = 26  # height of one bar row
 PAD = 8
 TICKS = 4
 SERIES = 8  # series-0 .. series-7 in the stylesheet
-STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # round numbers that split into 4 ticks
+STEPS = (1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)  # round numbers whose quarters are round too
 FINEST = 1e-9  # the smallest axis: finer values are drawn as if they were this
 MAX_LABEL = 28  # characters of a label shown; the whole label is in its tooltip
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -67,11 +67,16 @@ def nice_ceiling(value: float) -> float:
 
 
 def axis(values: Sequence[float]) -> tuple[float, float]:
-    """(low, high) of an axis that holds every value: from ``min(0, values)`` to a nice number above them."""
+    """(low, high) of an axis that holds every value: from ``min(0, values)`` to a nice number above them.
+
+    Whole numbers (counts) get an axis of whole ticks: its ends are multiples of :data:`TICKS`.
+    """
     low = min(0.0, *values) if values else 0.0
     high = max(0.0, *values) if values else 0.0
     top = nice_ceiling(high) if high > 0 else (0.0 if low < 0 else 1.0)
     bottom = -nice_ceiling(-low) if low < 0 else 0.0
+    if values and all(float(v).is_integer() for v in values):
+        top, bottom = TICKS * math.ceil(top / TICKS), -TICKS * math.ceil(-bottom / TICKS)
     return bottom, top
 
 
@@ -88,6 +93,10 @@ def _finite(name: str, value: float) -> float:
 
 def _label(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _nothing(title: str, empty: str) -> Markup:
+    return _svg(title, 40, [f'<text class="empty" x="{WIDTH / 2:.0f}" y="24" text-anchor="middle">{_text(empty)}</text>'])
 
 
 def _svg(title: str, height: float, body: list[str]) -> Markup:
@@ -109,8 +118,10 @@ def _x_ticks(low: float, high: float, x: Callable[[float], float], top: float, b
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", fmt: Format = plain,
-              reference_label: str = "") -> Markup:
+              reference_label: str = "", empty: str = "Nothing to plot.") -> Markup:
     """Horizontal bars, one row each, with an optional reference mark; the value is written after each bar."""
+    if not bars:
+        return _nothing(title, empty)
     values = [_finite(f"{b.label} value", b.value) for b in bars]
     refs = [_finite(f"{b.label} reference", b.reference) for b in bars if b.reference is not None]
     if any(v < 0 for v in values):
@@ -145,8 +156,11 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", fmt: Format = 
     return _svg(title, bottom + 24, body)
 
 
-def stacked_bars(stacks: Sequence[Stack], *, title: str, unit: str = "", fmt: Format = plain) -> Markup:
+def stacked_bars(stacks: Sequence[Stack], *, title: str, unit: str = "", fmt: Format = plain,
+                 empty: str = "Nothing to plot.") -> Markup:
     """Horizontal bars split into parts; each part name keeps its colour across bars, with a legend on top."""
+    if not stacks:
+        return _nothing(title, empty)
     names = list(dict.fromkeys(n for s in stacks for n in s.parts))
     for s in stacks:
         for n, v in s.parts.items():

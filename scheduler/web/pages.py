@@ -59,6 +59,13 @@ def percent(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def energy(mwh: float | None) -> str:
+    """Energy in the unit that reads best: kWh under one MWh, MWh above."""
+    if mwh is None:
+        return "—"
+    return f"{mwh * 1000:,.1f} kWh" if abs(mwh) < 1 else f"{mwh:,.2f} MWh"
+
+
 def age(seconds: float | None) -> str:
     """``42 s``, ``5 min``, ``3 h``, ``2 d`` ago; ``never`` for None."""
     if seconds is None:
@@ -71,7 +78,7 @@ def age(seconds: float | None) -> str:
 
 ENV = Environment(loader=PackageLoader("scheduler.web", "templates"), autoescape=select_autoescape(["html"]),
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters.update(when=when, number=number, percent=percent, age=age)
+ENV.filters.update(when=when, number=number, percent=percent, age=age, energy=energy)
 
 NAV = (("/ledger", "Public ledger", None), ("/rounds", "Rounds", "RoundService/ListRounds"),
        ("/clusters", "Clusters", "InventoryService/ListClusters"),

@@ -153,6 +153,8 @@ def browser_login(driver: Any, base: str, token: str) -> None:
 
     driver.delete_all_cookies()
     driver.get(base + "/login")
+    wait_for(lambda: bool(driver.find_elements(By.ID, "token")), timeout=10)
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
-    wait_for(lambda: "/login" not in driver.current_url, timeout=10)
+    wait_for(lambda: "/login" not in driver.current_url and bool(driver.find_elements(By.TAG_NAME, "footer")),
+             timeout=10)

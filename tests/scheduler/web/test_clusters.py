@@ -39,7 +39,7 @@ def test_the_page_opens_for_the_roles_the_api_lets_list_clusters(world: World, w
 
 
 @pytest.mark.parametrize(("target", "says"), [
-    pytest.param(None, "the service's own Ray head (with --execute local)", id="no target of its own"),
+    pytest.param(None, "service's Ray head (--execute local)", id="no target of its own"),
     pytest.param(ExecutionTarget(kind="ray", address="http://ray.jsc:8265"), "Ray Jobs at http://ray.jsc:8265",
                  id="a Ray head of its own"),
     pytest.param(ExecutionTarget(kind="kuberay", context="leo", namespace="ml"),

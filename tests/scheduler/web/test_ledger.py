@@ -13,6 +13,7 @@ from scheduler.api.gen.allmende.v1 import ledger_pb2 as led
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 from scheduler.web.ledger import as_csv, csv_cell
 from scheduler.web.ledger_figures import FIGURES, Figure
+from scheduler.web.pages import energy
 from tests.scheduler.web.harness import World
 
 Row = dict[str, Any]
@@ -131,7 +132,7 @@ def test_rejections_and_fairness_match_the_api(world: World, entry: led.LedgerEn
 def test_the_ledger_page_shows_the_apis_headline_figures(world: World, entry: led.LedgerEntry) -> None:
     with world.client() as client:
         page = client.get(f"/ledger/{world.published}").text
-    assert f"{entry.energy_mwh:,.2f} MWh" in page
+    assert energy(entry.energy_mwh) in page
     assert f"{entry.min_attainment:,.3f}" in page and f"{entry.jain:,.3f}" in page
 
 
