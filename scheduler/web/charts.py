@@ -96,7 +96,8 @@ def _label(text: str) -> str:
 
 
 def _nothing(title: str, empty: str) -> Markup:
-    return _svg(title, 40, [f'<text class="empty" x="{WIDTH / 2:.0f}" y="24" text-anchor="middle">{_text(empty)}</text>'])
+    note = f'<text class="empty" x="{WIDTH / 2:.0f}" y="24" text-anchor="middle">{_text(empty)}</text>'
+    return _svg(title, 40, [note])
 
 
 def _svg(title: str, height: float, body: list[str]) -> Markup:

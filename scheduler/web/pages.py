@@ -31,7 +31,7 @@ from scheduler.service import known_cursor
 from scheduler.store import PageRequest
 from scheduler.web.context import console
 from scheduler.web.csrf import FIELD, CsrfRefused
-from scheduler.web.gate import LoginRequired, rpc
+from scheduler.web.gate import LoginRequired, rpc, who
 from scheduler.web.session import Session, current
 
 STATUS: dict[type[DomainError], int] = {
@@ -43,7 +43,7 @@ STATUS: dict[type[DomainError], int] = {
     InvalidTransition: 409,
 }
 TITLES = {400: "Bad request", 401: "Not logged in", 403: "Not allowed", 404: "Not found", 405: "Not allowed",
-          409: "Cannot do that now"}
+          409: "Cannot do that now", 413: "Too large"}
 
 
 def when(value: datetime | None) -> str:
@@ -107,6 +107,7 @@ def error_page(request: Request, status_code: int, message: str) -> HTMLResponse
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:
+    await who(request)
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 409)
     return error_page(request, status, str(exc))
 
@@ -117,12 +118,14 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 
 async def csrf_refused(request: Request, exc: Exception) -> Response:
+    await who(request)
     return error_page(request, 403, str(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_page(request, exc.status_code, str(exc.detail))
+    await who(request)
+    status, detail = (exc.status_code, str(exc.detail)) if isinstance(exc, HTTPException) else (500, "")
+    return error_page(request, status, detail)
 
 
 def error_handlers() -> Mapping[Any, Any]:

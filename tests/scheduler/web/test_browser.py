@@ -145,7 +145,7 @@ def other_origin() -> Iterator[Callable[[str], str]]:
     pages: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:  # the stdlib's name
             body = pages.get(self.path, b"")
             self.send_response(200 if body else 404)
             self.send_header("content-type", "text/html")

@@ -22,7 +22,8 @@ Row = dict[str, Any]
 @pytest.fixture(scope="module")
 def entry(world: World) -> led.LedgerEntry:
     """The round as the gRPC ledger publishes it, asked with no token."""
-    return world.stubs.ledger.GetLedgerEntry(led.GetLedgerEntryRequest(round_id=world.published))
+    found: led.LedgerEntry = world.stubs.ledger.GetLedgerEntry(led.GetLedgerEntryRequest(round_id=world.published))
+    return found
 
 
 def download(world: World, name: str, kind: str) -> tuple[list[Row], list[Row]]:
