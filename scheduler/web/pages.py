@@ -103,6 +103,7 @@ def render(request: Request, template: str, status_code: int = 200, *, session: 
 
 
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    message = message[:1].upper() + message[1:]  # the service's messages are sentences without their capital
     return render(request, "error.html", status_code, title=TITLES.get(status_code, "Error"), message=message)
 
 

@@ -18,7 +18,11 @@ async def rounds_list(request: Request) -> Response:
 
 
 async def round_review(request: Request) -> Response:
-    """The review page of one round; for now its id and state, so that links to it work."""
+    """The review page of one round; for now its id and state, so that links to it work.
+
+    Applicants may call ``GetRound`` (the round's state) but not ``GetPlan``: what the plan holds (every
+    organisation's allocations) belongs behind ``caller(request, "RoundService/GetPlan")`` or ``may(...)``.
+    """
     who = await caller(request, "RoundService/GetRound")
     record, _held = await console(request).service.get_round(who, request.path_params["round_id"])
     return render(request, "round.html", title=f"Round {record.id}", round=record)

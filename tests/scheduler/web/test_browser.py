@@ -103,6 +103,8 @@ def test_the_ledger_opens_with_no_token(world: World, browser: Any, screenshot: 
     assert len(by_css(browser, "svg.chart")) >= 5
     assert by_css(browser, f"a[href='/ledger/{world.published}/allocations.csv']")
     screenshot("ledger-round")
+    follow(browser, "Log in")
+    screenshot("login")
     assert not csp_violations(browser)
 
 
