@@ -153,3 +153,31 @@ def test_csv_quotes_commas_and_newlines() -> None:
 
     figure = Figure("x", "x", ["title"], [["a, b\nc"]], Markup(""))
     assert list(csv.reader(io.StringIO(as_csv(figure)))) == [["title"], ["a, b\nc"]]
+
+
+def test_a_round_of_ten_thousand_allocations_renders_fast_and_pages_its_tables() -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from scheduler.access import PUBLIC
+    from scheduler.ledger import LedgerEntry, PublicAllocation, Share
+    from scheduler.web.ledger import MAX_ROWS
+    from scheduler.web.ledger_figures import figures
+    from scheduler.web.pages import ENV
+    from solver.problem import Horizon
+
+    allocations = [PublicAllocation(request_id=f"req-{i}", title=f"job {i}", org=f"org-{i % 50}",
+                                    category=("research", "industry", "education")[i % 3], cluster=f"c{i % 7}",
+                                    gpu_type="H100", gpus=1 + i % 8, start_slot=i % 20, end_slot=i % 20 + 4,
+                                    energy_kwh=1.5, co2_kg=0.3) for i in range(10_000)]
+    entry = LedgerEntry(round_id="round-big", published_at=datetime(2025, 3, 3, tzinfo=UTC),
+                        horizon=Horizon(start=datetime(2025, 3, 3, tzinfo=UTC), slots=24), objective="fair",
+                        allocations=allocations, by_org={f"org-{i}": Share(gpu_hours=1.0) for i in range(50)})
+    started = time.perf_counter()
+    page = ENV.get_template("ledger_round.html").render(
+        entry=entry, figures=figures(entry), gpu_hours=0.0, max_rows=MAX_ROWS, who=PUBLIC, nav=[], csrf="",
+        csrf_field="csrf", path="/ledger/round-big", request=None)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert f"The first {MAX_ROWS} of 10000 rows" in page
+    assert page.count("<tr>") < 3 * MAX_ROWS
