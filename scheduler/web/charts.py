@@ -69,14 +69,16 @@ def nice_ceiling(value: float) -> float:
 def axis(values: Sequence[float]) -> tuple[float, float]:
     """(low, high) of an axis that holds every value: from ``min(0, values)`` to a nice number above them.
 
-    Whole numbers (counts) get an axis of whole ticks: its ends are multiples of :data:`TICKS`.
+    Whole numbers (counts) get whole, round ticks (12, 24, 36, 48 for 48 GPUs).
     """
     low = min(0.0, *values) if values else 0.0
     high = max(0.0, *values) if values else 0.0
     top = nice_ceiling(high) if high > 0 else (0.0 if low < 0 else 1.0)
     bottom = -nice_ceiling(-low) if low < 0 else 0.0
     if values and all(float(v).is_integer() for v in values):
-        top, bottom = TICKS * math.ceil(top / TICKS), -TICKS * math.ceil(-bottom / TICKS)
+        def whole(end: float) -> float:
+            return TICKS * max(1, math.ceil(nice_ceiling(end / TICKS))) if end > 0 else 0.0
+        top, bottom = (whole(high) if high > 0 else (0.0 if low < 0 else TICKS)), -whole(-low)
     return bottom, top
 
 
@@ -148,7 +150,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", fmt: Format = 
                     f"{_text(_label(b.label))}</text>"
                     f'<rect class="datum series-{i % SERIES}" x="{left}" y="{y + 5}" width="{x(b.value) - left:.1f}" '
                     f'height="{ROW - 10}"/>'
-                    f'<text class="value" x="{x(b.value) + 4:.1f}" y="{y + ROW / 2 + 4:.1f}">'
+                    f'<text class="value" x="{x(max(b.value, b.reference or 0.0)) + 5:.1f}" y="{y + ROW / 2 + 4:.1f}">'
                     f"{_text(fmt(b.value) + unit)}</text>")
         if b.reference is not None:
             rx = x(b.reference)

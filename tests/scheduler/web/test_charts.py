@@ -108,6 +108,9 @@ def test_axis_ends_at_a_round_number_at_or_above_the_data(value: float, ceiling:
     pytest.param([5.0, 2.0], (0.0, 8.0), id="five: whole ticks of 2"),
     pytest.param([0.5], (0.0, 0.5), id="a fraction keeps a fine axis"),
     pytest.param([-3.0, 2.0], (-4.0, 4.0), id="whole numbers on both sides"),
+    pytest.param([32.0, 48.0], (0.0, 48.0), id="48 GPUs: ticks of 12"),
+    pytest.param([105.0], (0.0, 120.0), id="105: ticks of 30"),
+    pytest.param([0.0], (0.0, 4.0), id="nothing but zeros"),
 ])
 def test_counts_get_whole_ticks(values: list[float], ends: tuple[float, float]) -> None:
     assert axis(values) == ends
