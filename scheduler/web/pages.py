@@ -46,9 +46,9 @@ TITLES = {400: "Bad request", 401: "Not logged in", 403: "Not allowed", 404: "No
           409: "Cannot do that now", 413: "Too large"}
 
 
-def when(value: datetime | None) -> str:
-    """A timestamp as people read it, in UTC."""
-    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def when(value: datetime | None, zone: bool = True) -> str:
+    """A timestamp as people read it, in UTC (``zone=False`` where the column's heading says so)."""
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else ""))
 
 
 def number(value: float | None, digits: int = 1) -> str:
