@@ -66,6 +66,7 @@ def test_pages_that_need_a_token_send_the_public_to_login(world: World, path: st
     pytest.param({"csrf": "forged"}, {}, id="a wrong CSRF token"),
     pytest.param("another session's", {}, id="another session's CSRF token"),
     pytest.param("own", {"origin": "http://evil.example"}, id="the right token from another origin"),
+    pytest.param("own", {"sec-fetch-site": "same-site"}, id="the right token from another port of this host"),
 ])
 def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
         world: World, form: dict[str, str] | str, headers: dict[str, str]) -> None:
