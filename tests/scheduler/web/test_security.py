@@ -129,6 +129,7 @@ def test_a_title_with_a_script_tag_shows_as_text(world: World) -> None:
     pytest.param("", "empty", id="no token"),
     pytest.param("alm_nope.nope", "unknown", id="an unknown token"),
     pytest.param("x" * 5000, "too long", id="a token far too long"),
+    pytest.param("not a token\n\u00e9", "malformed", id="a malformed token"),
 ])
 def test_a_bad_token_does_not_log_in(world: World, token: str, why: str) -> None:
     with world.client() as client:
