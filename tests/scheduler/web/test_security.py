@@ -189,8 +189,19 @@ def test_the_console_is_off_unless_a_port_is_given() -> None:
 
     assert load({}, environ={}).http_port == 0
     assert load({"http_port": 8080}, environ={}).console_host == "127.0.0.1"
-    with pytest.raises(Exception, match="http_port"):
-        load({"http_port": 70000}, environ={})
+    assert load({"http_port": 8080, "http_host": "0.0.0.0"}, environ={}).console_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    pytest.param({"http_port": 70000}, "http_port", id="a port past 65535"),
+    pytest.param({"http_port": 50051}, "http_port 50051 is already the port", id="the gRPC port"),
+    pytest.param({"http_port": 9464, "metrics_port": 9464}, "already the metrics_port", id="the metrics port"),
+])
+def test_a_console_port_that_cannot_work_is_refused_at_start(flags: dict[str, int], message: str) -> None:
+    from scheduler.settings import SettingsError, load
+
+    with pytest.raises(SettingsError, match=message):
+        load(flags, environ={})
 
 
 def test_the_public_never_gets_a_session_for_reading(world: World) -> None:
