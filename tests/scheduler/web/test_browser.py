@@ -70,7 +70,7 @@ def test_an_applicant_logs_in_and_sees_only_their_organisations_requests(
         world: World, browser: Any, screenshot: Screenshot) -> None:
     browser_login(browser, world.base, world.tokens["embl"])
     visit(browser, world.base + "/requests")
-    ids = {a.text for a in by_css(browser, "#requests-table td.mono a")}
+    ids = {a.text for a in by_css(browser, "#requests-table tbody td:first-child a")}
     assert world.ids["fold"] in ids and world.ids[XSS] in ids
     assert ids == org_requests(world, "embl"), "exactly embl's requests, as the API lists them for an operator"
     assert "Requests of embl" in browser.find_element("css selector", "h1").text
