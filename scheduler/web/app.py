@@ -28,14 +28,17 @@ MAX_TOKEN = 512
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after login: a path on this site only (no ``//host`` or scheme), else home."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Where to go after login: a path on this site only (no ``//host``, scheme, backslash or control
+    character, which browsers drop from a URL and so could turn ``/\t/host`` into ``//host``), else home."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)):
         return "/"
     return target
 
 
 async def home(request: Request) -> Response:
-    return render(request, "home.html", caller=await who(request))
+    await who(request)
+    return render(request, "home.html")
 
 
 async def login_page(request: Request) -> Response:

@@ -163,6 +163,8 @@ def test_a_revoked_token_ends_its_session(world: World) -> None:
     pytest.param("//evil.example/x", "/", id="a protocol-relative URL"),
     pytest.param("https://evil.example/", "/", id="another site"),
     pytest.param("/\\evil.example", "/", id="a backslash trick"),
+    pytest.param("/\t/evil.example", "/", id="a tab browsers drop, leaving //evil.example"),
+    pytest.param("/requests?state=rejected", "/requests?state=rejected", id="a page with its query"),
     pytest.param("", "/", id="nothing"),
 ])
 def test_login_goes_back_only_to_a_page_of_this_site(target: str, lands: str) -> None:
