@@ -31,6 +31,15 @@ from tests.scheduler.web.harness import (
     register,
 )
 
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n``, the tests of one server and one browser run on one worker (one of each per run)."""
+    for item in items:
+        if item.path.is_relative_to(HERE) and {"world", "browser"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("console"))
+
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
