@@ -88,6 +88,7 @@ def browser() -> Iterator[Any]:
     if missing:
         pytest.skip(f"browser tests need Debian's chromium and chromium-driver; missing: {', '.join(missing)} "
                     "(apt-get install chromium chromium-driver, which `make test` does where apt is available)")
+    pytest.importorskip("selenium", reason="browser tests need selenium (pip install 'allmende[test]')")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 
