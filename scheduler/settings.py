@@ -68,6 +68,10 @@ class Settings(BaseModel):
     kuberay_ttl_s: Annotated[int, Field(ge=0)] = 600  # RayJobs are deleted this long after they finish
     # observability (scheduler.metrics, scheduler.logs): Prometheus on its own port (0: off), log lines as text or JSON
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # the web console (scheduler.web) on its own HTTP port (0: off), on http_host (default: host); over TLS
+    # with the gRPC server's certificate when one is configured.  Worker 0 of --workers serves it.
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    http_host: str | None = None
     log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
@@ -81,6 +85,13 @@ class Settings(BaseModel):
                 raise ValueError("workers > 1 share the database, so they need SQLite or PostgreSQL, not memory://")
             if self.port == 0 or (self.client_ca_file is not None and self.agent_port == 0):
                 raise ValueError("workers > 1 share one port, so it must be given, not 0")
+        if self.http_port:
+            taken = {"port": self.port, "agent_port": self.agent_port if self.client_ca_file else 0,
+                     "metrics_port": self.metrics_port}
+            clash = [name for name, port in taken.items() if port == self.http_port]
+            if clash:
+                raise ValueError(f"http_port {self.http_port} is already the {clash[0]}: the console needs a port "
+                                 "of its own")
         for name in ("tls_cert_file", "tls_key_file", "client_ca_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():
@@ -90,6 +101,10 @@ class Settings(BaseModel):
     @property
     def tls(self) -> bool:
         return self.tls_cert_file is not None
+
+    @property
+    def console_host(self) -> str:
+        return self.http_host or self.host
 
     @property
     def stale_after_s(self) -> float:
