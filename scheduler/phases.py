@@ -28,7 +28,8 @@ ORTOOLS_VERSION = version("ortools")
 def snapshot(t: Transaction, who: Principal, round_id: str, reason: str, now: datetime) -> RoundRecord:
     """Phase 1: ``open|failed -> solving``; the problem from active clusters and submitted requests, stored.
 
-    A request left out of the problem stays ``submitted`` with ``waiting`` saying why (written when that changes).
+    A request left out of the problem stays ``submitted``, its ``waiting`` saying why and naming this round (an
+    audited write, so the log shows every round that left it out).
     """
     stored = t.get_round(round_id)
     if stored.state not in (RoundState.OPEN, RoundState.FAILED):
