@@ -161,7 +161,8 @@ def explain(remote: Remote, args: argparse.Namespace) -> int:
     if e.assigned:
         a = e.assignment
         console.print(f"{safe(e.request_id)}: assigned to {safe(a.cluster_id)} ({safe(a.gpu_type)}), "
-                      f"slots \\[{a.start_slot}, {a.end_slot})")
+                      f"slots \\[{a.start_slot}, {a.end_slot}): {tables.instant(a, 'start')} → "
+                      f"{tables.instant(a, 'end')} UTC")
         return EXIT_OK
     console.print(f"{safe(e.request_id)}: rejected, [bold]{safe(e.reason)}[/bold]: {safe(e.detail)}")
     if e.HasField("counterfactual"):

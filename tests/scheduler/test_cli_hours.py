@@ -99,6 +99,9 @@ def test_a_round_takes_requests_in_hours_and_says_why_one_waits(
     plan = screen.getvalue()
     assert "time (UTC)" in plan
     assert "[2, 5)" in plan and "2025-03-03 02:00 → 2025-03-03 05:00" in plan  # 2.5 h is 3 slots from 01:20 → 02:00
+    capsys.readouterr()
+    cli("round", "explain", round_id, fold["requestId"])
+    assert "slots [2, 5): 2025-03-03 02:00 → 2025-03-03 05:00 UTC" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize(
