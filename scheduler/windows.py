@@ -56,7 +56,7 @@ def through(spec: RequestSpec, id: str, horizon: Horizon) -> Request | Waiting:
     start, end = horizon.start, slot_time(horizon, horizon.slots)
     if spec.deadline is not None and spec.deadline <= start:
         return Waiting(f"waits: its deadline {shown(spec.deadline)} is not after this round's horizon starts "
-                       f"{shown(start)}; no later round can fit it: amend or withdraw it")
+                       f"{shown(start)}; no round that starts later can fit it: amend or withdraw it")
     if spec.earliest is not None and spec.earliest >= end:
         return Waiting(f"waits: its window opens {shown(spec.earliest)}, after this round's horizon ends {shown(end)}")
     slot = timedelta(minutes=horizon.slot_minutes)
@@ -67,7 +67,7 @@ def through(spec: RequestSpec, id: str, horizon: Horizon) -> Request | Waiting:
     if last - first < fastest:
         g = min(runtime, key=lambda k: (runtime[k], k))
         later = ("a later round may hold more of it" if spec.deadline is None or spec.deadline > end
-                 else "no later round can fit it: amend or withdraw it")
+                 else "no round that starts later can fit it: amend or withdraw it")
         return Waiting(f"waits: {max(0, last - first)} whole slot(s) of this round's horizon lie in its window "
                        f"({shown(slot_time(horizon, first))} to {shown(slot_time(horizon, max(first, last)))}), "
                        f"fewer than the {fastest} its fastest runtime needs ({spec.runtime_hours[g]:g} h on {g}); "

@@ -55,10 +55,12 @@ def test_a_request_enters_the_round_in_its_slots(fields: dict[str, Any], want: t
                      "2026-12-08 00:00 UTC",
                      id="window opens after the horizon"),
         pytest.param({"deadline": at(-1)}, "waits: its deadline 2026-12-06 23:00 UTC is not after this round's "
-                     "horizon starts 2026-12-07 00:00 UTC; no later round can fit it", id="deadline already passed"),
+                     "horizon starts 2026-12-07 00:00 UTC; no round that starts later can fit it",
+                     id="deadline already passed"),
         pytest.param({"earliest": at(9.1), "deadline": at(11.2)},
                      "waits: 3 whole slot(s) of this round's horizon lie in its window (2026-12-07 09:30 UTC to "
-                     "2026-12-07 11:00 UTC), fewer than the 4 its fastest runtime needs (2 h on H100); no later round",
+                     "2026-12-07 11:00 UTC), fewer than the 4 its fastest runtime needs (2 h on H100); no round that "
+                     "starts later",
                      id="window shrinks below the runtime"),
         pytest.param({"earliest": at(23)}, "fewer than the 4 its fastest runtime needs (2 h on H100); a later round "
                      "may hold more of it", id="window runs past the horizon's end"),
