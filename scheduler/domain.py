@@ -48,6 +48,7 @@ MAX_RUNTIME_ENV_BYTES = 64 * 1024  # the Struct's encoded size
 MAX_RUNTIME_ENV_DEPTH = 20  # levels of nested objects and lists (protobuf itself stops at about 33)
 MAX_CARBON_POINTS = 366 * 24  # an hourly forecast a year long: more than any round's horizon reads
 MAX_WITHDRAWALS = 1000  # withdrawn windows in one inventory
+MAX_RUNTIME_HOURS = 366 * 24  # a year: longer than any round's horizon
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
@@ -192,42 +193,86 @@ class ClusterRecord(Frozen):
 
 
 class RequestSpec(Frozen):
-    """What an applicant submits: the solver's request fields plus title, entrypoint and idempotency key.
+    """What an applicant submits: GPUs for hours on acceptable types inside a window of dates, plus title,
+    entrypoint and idempotency key.
 
     ``org`` is the applicant organisation.  Two submissions with the same ``(org, idempotency_key)``
     are the same request when their specs are equal, and a :class:`~scheduler.errors.Conflict` when not.
-    :attr:`SOLVER_FIELDS` names the fields the solver's :class:`~solver.problem.Request` shares, so
-    that the conversions here and at the wire list them once.
+    ``earliest`` and ``deadline`` are instants (no earliest: from whenever a round starts; no deadline:
+    until whenever it ends); a round turns them and ``runtime_hours`` into its slots when it snapshots the
+    request (:mod:`scheduler.windows`).
+
+    Deprecated for one release: ``runtime_slots``, ``earliest_slot`` and ``deadline_slot`` count slots of
+    whichever round picks the request up, as before.  A spec speaks either hours and dates or slots, never
+    both, and one in slots is kept as given (not converted): an applicant cannot know the round, and a
+    conversion from the submission instant would make an idempotent retry a minute later a conflict.
     """
 
-    SOLVER_FIELDS: ClassVar[tuple[str, ...]] = tuple(name for name in Request.model_fields if name != "id")
+    SHARED_FIELDS: ClassVar[tuple[str, ...]] = ("org", "category", "gpus", "countries", "merit")
+    LEGACY_FIELDS: ClassVar[tuple[str, ...]] = ("runtime_slots", "earliest_slot", "deadline_slot")
 
     org: Id
     title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
     category: Id
     gpus: PosInt
-    runtime_slots: dict[Id, PosInt]
-    earliest_slot: NonNegInt = 0
-    deadline_slot: NonNegInt | None = None
+    runtime_hours: dict[Id, Annotated[float, Field(gt=0, le=MAX_RUNTIME_HOURS)]] = {}
+    earliest: AwareDatetime | None = None
+    deadline: AwareDatetime | None = None
     countries: list[Country] | None = None
     merit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     entrypoint: Annotated[str, Field(min_length=1, max_length=MAX_ENTRYPOINT)]
     runtime_env: dict[str, Any] = {}
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    runtime_slots: dict[Id, PosInt] = {}  # deprecated: runtime_hours
+    earliest_slot: NonNegInt = 0  # deprecated: earliest
+    deadline_slot: NonNegInt | None = None  # deprecated: deadline
 
     @model_validator(mode="after")
-    def _solver_valid(self) -> RequestSpec:
-        self.to_request("r")  # the solver's own rules (window, non-empty types), checked once here
+    def _one_form(self) -> RequestSpec:
+        if self.runtime_hours and self.runtime_slots:
+            raise ValueError("runtime_hours and the deprecated runtime_slots cannot both be given: give runtime_hours")
+        if not self.runtime_hours and not self.runtime_slots:
+            raise ValueError("runtime_hours must list at least one acceptable GPU type")
+        if self.in_slots:
+            dated = [name for name in ("earliest", "deadline") if getattr(self, name) is not None]
+            if dated:
+                raise ValueError(f"{dated[0]} is a date, and runtime_slots counts slots: give runtime_hours with it")
+            self.slot_request("r")  # the solver's own rules for the window, checked once here
+            return self
+        if self.earliest_slot or self.deadline_slot is not None:
+            name = "earliest_slot" if self.earliest_slot else "deadline_slot"
+            raise ValueError(f"{name} is deprecated and counts slots, and runtime_hours is in hours: give "
+                             f"{name.removesuffix('_slot')} as a date")
+        if self.earliest is not None and self.deadline is not None and self.deadline <= self.earliest:
+            raise ValueError(f"deadline ({self.deadline.isoformat()}) must be after earliest "
+                             f"({self.earliest.isoformat()})")
         return self
 
-    def to_request(self, id: str) -> Request:
-        return Request(id=id, **{name: getattr(self, name) for name in self.SOLVER_FIELDS})
+    @property
+    def in_slots(self) -> bool:
+        """Whether this spec uses the deprecated slot fields (read against the round that picks it up)."""
+        return bool(self.runtime_slots)
+
+    def slot_request(self, id: str) -> Request:
+        """The solver's request of a spec in deprecated slots, its slots taken as the round's own."""
+        shared = {name: getattr(self, name) for name in self.SHARED_FIELDS}
+        return Request(id=id, runtime_slots=self.runtime_slots, earliest_slot=self.earliest_slot,
+                       deadline_slot=self.deadline_slot, **shared)
+
+
+DEPRECATED_SLOTS = (
+    "deprecated: runtime_slots, earliest_slot and deadline_slot count slots of whichever round picks the request up, "
+    "and go in the next release; give runtime_hours, earliest and deadline"
+)
 
 
 class RequestRecord(RequestSpec):
+    """A stored request; ``waiting`` says why the latest round that snapshotted it left it in the pool."""
+
     id: Id
     state: RequestState = RequestState.SUBMITTED
     round_id: Id | None = None
+    waiting: str = ""
     submitted_at: AwareDatetime
     updated_at: AwareDatetime
     version: Version = 0
@@ -235,9 +280,6 @@ class RequestRecord(RequestSpec):
     def spec(self) -> RequestSpec:
         """The submitted content alone, for idempotency comparison and amendments."""
         return RequestSpec.model_validate(self.model_dump(include=set(RequestSpec.model_fields)))
-
-    def solver_request(self) -> Request:
-        return self.to_request(self.id)
 
 
 # -- rounds and allocations -------------------------------------------------------------------

@@ -26,7 +26,11 @@ ORTOOLS_VERSION = version("ortools")
 
 
 def snapshot(t: Transaction, who: Principal, round_id: str, reason: str, now: datetime) -> RoundRecord:
-    """Phase 1: ``open|failed -> solving``; the problem from active clusters and submitted requests, stored."""
+    """Phase 1: ``open|failed -> solving``; the problem from active clusters and submitted requests, stored.
+
+    A request left out of the problem stays ``submitted``, its ``waiting`` saying why and naming this round (an
+    audited write, so the log shows every round that left it out).
+    """
     stored = t.get_round(round_id)
     if stored.state not in (RoundState.OPEN, RoundState.FAILED):
         raise PolicyViolation(f"round {round_id!r} is {stored.state}: only an open or failed round is run "
@@ -42,7 +46,10 @@ def snapshot(t: Transaction, who: Principal, round_id: str, reason: str, now: da
     joined = SYSTEM.change("join_round", now, f"snapshot of round {round_id}")
     for r in requests:
         if r.id in taken:
-            t.update_request(r.model_copy(update={"state": RequestState.IN_ROUND, "round_id": round_id}), joined)
+            t.update_request(r.model_copy(update={"state": RequestState.IN_ROUND, "round_id": round_id,
+                                                  "waiting": ""}), joined)
+        elif r.id in snap.left_out and r.waiting != (why := f"{snap.left_out[r.id]} (round {round_id})"):
+            t.update_request(r.model_copy(update={"waiting": why}), SYSTEM.change("left_out", now, why))
     return record
 
 

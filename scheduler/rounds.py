@@ -9,9 +9,11 @@ A round's problem is built from a snapshot of the store (step 1 of ``run_round``
   different board powers get the larger (energy and power checks stay safe), and a
   type only requests name gets a placeholder so the solver rejects it with
   ``no_eligible_cluster`` instead of refusing the whole problem;
-- requests: every ``submitted`` request whose earliest slot lies inside the
-  horizon, its deadline clipped to the horizon's end; the others stay in the pool
-  for a later round.
+- requests: every ``submitted`` request, its hours and dates turned into this
+  round's slots (:func:`scheduler.windows.through`: runtime rounded up, the window
+  shrunk to whole slots inside the horizon); one whose window lies outside the
+  horizon, or shrinks below its runtime, stays in the pool for a later round, and
+  ``left_out`` says why.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from scheduler.domain import ClusterRecord, RequestRecord, RoundRecord
+from scheduler.windows import Waiting, through
 from solver.plan import Plan
 from solver.problem import GpuType, Problem
 
@@ -29,7 +32,7 @@ PLACEHOLDER_TDP_W = 1.0  # a type no cluster offers: never assigned, so its powe
 @dataclass(frozen=True)
 class Snapshot:
     problem: Problem
-    left_out: dict[str, str] = field(default_factory=dict)  # request id -> why it waits for a later round
+    left_out: dict[str, str] = field(default_factory=dict)  # request id -> why it waits (``waits: ...``)
 
 
 def build_problem(round: RoundRecord, clusters: Iterable[ClusterRecord], requests: Iterable[RequestRecord]) -> Snapshot:
@@ -43,12 +46,10 @@ def build_problem(round: RoundRecord, clusters: Iterable[ClusterRecord], request
                 gpu_types[g] = t
     taken, left_out = [], {}
     for r in sorted(requests, key=lambda q: q.id):
-        if r.earliest_slot >= h.slots:
-            left_out[r.id] = f"earliest slot {r.earliest_slot} is beyond this round's {h.slots} slots"
+        req = through(r, r.id, h)
+        if isinstance(req, Waiting):
+            left_out[r.id] = req.reason
             continue
-        req = r.solver_request()
-        if req.deadline_slot is not None and req.deadline_slot > h.slots:
-            req = req.model_copy(update={"deadline_slot": h.slots})
         for g in req.runtime_slots:
             gpu_types.setdefault(g, GpuType(tdp_watts=PLACEHOLDER_TDP_W))
         taken.append(req)

@@ -8,6 +8,7 @@ back into the proto's field paths (``spec.runtime_slots[H100]``, ``gpus[2].tdp_w
 
 from __future__ import annotations
 
+import logging
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +28,7 @@ from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import review_pb2 as review
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import (
+    DEPRECATED_SLOTS,
     MAX_CARBON_POINTS,
     MAX_OPERATOR,
     MAX_RUNTIME_ENV_BYTES,
@@ -47,6 +49,8 @@ from solver import policies
 from solver.params import SolveParams
 from solver.problem import GpuType, Horizon, Id, Pin, PolicyConfig
 
+log = logging.getLogger("allmende.api")
+_warned_orgs: set[str] = set()  # organisations told in this process that they submit in deprecated slots
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound=StrEnum)
 
@@ -178,8 +182,8 @@ def validated(model: type[M], data: Mapping[str, Any], prefix: str, rename: Mapp
 
 def _named_in(msg: str, model: type[BaseModel]) -> str:
     """For a whole-model error ("deadline_slot (0) must be after ..."), the field it names first."""
-    hits = [(msg.find(name), name) for name in model.model_fields if name in msg]
-    return min(hits)[1] if hits else ""
+    hits = [(msg.find(name), -len(name), name) for name in model.model_fields if name in msg]
+    return min(hits)[2] if hits else ""  # the first named, and of "deadline" and "deadline_slot" the longer
 
 
 def _first(exc: ValidationError) -> tuple[tuple[int | str, ...], str]:
@@ -206,23 +210,33 @@ def _path(loc: Iterable[int | str], rename: Mapping[str, str]) -> str:
     return out
 
 
-_MAP_FIELDS = {"runtime_slots", "gpus", "category_shares", "gpu_power_w"}
+_MAP_FIELDS = {"runtime_slots", "runtime_hours", "gpus", "category_shares", "gpu_power_w"}
 
 
 # -- messages ---------------------------------------------------------------------------------
 
 
-def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | None) -> RequestSpec:
+def request_spec(msg: requests.RequestSpec, field: str, idempotency_key: str | None, *,
+                 warn: bool = True) -> RequestSpec:
+    """The spec a message carries; one in the deprecated slot fields is kept as given, and logged (``warn``) once
+    per organisation and process, so that an old client's stream of submissions does not flood the log."""
     if not msg.ByteSize():
         raise InvalidInput(field, "is required")
     data: dict[str, Any] = {
-        **_plain_fields(msg, RequestSpec.SOLVER_FIELDS),
+        **_plain_fields(msg, (*RequestSpec.SHARED_FIELDS, "runtime_hours", *RequestSpec.LEGACY_FIELDS)),
+        **{name: timestamp(getattr(msg, name), f"{field}.{name}") for name in ("earliest", "deadline")
+           if msg.HasField(name)},
         "title": plain_text(msg.title, f"{field}.title"),
         "entrypoint": msg.entrypoint,
         "runtime_env": runtime_env(msg.runtime_env, f"{field}.runtime_env"),
         "idempotency_key": idempotency_key,
     }
-    return validated(RequestSpec, data, field)
+    spec = validated(RequestSpec, data, field)
+    if spec.in_slots and warn and spec.org not in _warned_orgs:
+        _warned_orgs.add(spec.org)
+        log.warning("a request of %s (key %r) uses the deprecated slot fields: %s", spec.org, idempotency_key,
+                    DEPRECATED_SLOTS)
+    return spec
 
 
 def runtime_env(env: struct_pb2.Struct, field: str) -> dict[str, Any]:

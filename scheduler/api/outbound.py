@@ -19,6 +19,7 @@ from scheduler.api.gen.allmende.v1 import ledger_pb2 as ledger
 from scheduler.api.gen.allmende.v1 import requests_pb2 as requests
 from scheduler.api.gen.allmende.v1 import rounds_pb2 as rounds
 from scheduler.domain import (
+    DEPRECATED_SLOTS,
     AllocationRecord,
     AuditEntry,
     ClusterRecord,
@@ -30,6 +31,7 @@ from scheduler.domain import (
 )
 from scheduler.service import ExecutionRow, Explanation, Replay, RoundRun
 from scheduler.states import AllocationState, ClusterState, RequestState, RoundState
+from scheduler.windows import slot_time
 from solver import policies
 from solver.params import SolveParams
 from solver.plan import Counterfactual, Metrics
@@ -124,7 +126,10 @@ def _inventory(inv: Inventory) -> inventory.Inventory:
 
 
 def request(rec: RequestRecord) -> requests.AllocationRequest:
-    spec = requests.RequestSpec(title=rec.title, entrypoint=rec.entrypoint, **_present(rec, RequestSpec.SOLVER_FIELDS))
+    """The record as the API shows it; one in the deprecated slot fields shows those, with a note saying so."""
+    form = RequestSpec.LEGACY_FIELDS if rec.in_slots else ("runtime_hours",)
+    spec = requests.RequestSpec(title=rec.title, entrypoint=rec.entrypoint, earliest=ts(rec.earliest),
+                                deadline=ts(rec.deadline), **_present(rec, (*RequestSpec.SHARED_FIELDS, *form)))
     if rec.runtime_env:
         json_format.ParseDict(rec.runtime_env, spec.runtime_env)
     return requests.AllocationRequest(
@@ -136,6 +141,8 @@ def request(rec: RequestRecord) -> requests.AllocationRequest:
         submitted_at=ts(rec.submitted_at),
         updated_at=ts(rec.updated_at),
         version=rec.version,
+        waiting=rec.waiting if rec.state == RequestState.SUBMITTED else "",
+        notes=[DEPRECATED_SLOTS] if rec.in_slots else [],
     )
 
 
@@ -215,18 +222,20 @@ def metrics(m: Metrics) -> rounds.PlanMetrics:
     )
 
 
-def assignment(a: AllocationRecord) -> rounds.Assignment:
+def assignment(a: AllocationRecord, h: Horizon) -> rounds.Assignment:
+    """One allocation, its slots beside the instants they stand for in the round's horizon."""
     return rounds.Assignment(
         request_id=a.request_id, cluster_id=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot,
         end_slot=a.end_slot, energy_kwh=a.energy_kwh, co2_kg=a.co2_kg, state=allocation_state(a.state),
-        flagged_stale=a.flagged_stale, allocation_id=a.id,
+        flagged_stale=a.flagged_stale, allocation_id=a.id, start=ts(slot_time(h, a.start_slot)),
+        end=ts(slot_time(h, a.end_slot)),
     )
 
 
 def plan(rec: RoundRecord, allocations: Iterable[AllocationRecord]) -> rounds.Plan:
     out = rounds.Plan(round_id=rec.id)
     shown = sorted((a for a in allocations if a.state != AllocationState.SUPERSEDED), key=lambda a: a.request_id)
-    out.assignments.extend(assignment(a) for a in shown)
+    out.assignments.extend(assignment(a, rec.horizon) for a in shown)
     if rec.plan is not None:
         out.rejections.extend(
             rounds.Rejection(request_id=r.request, reason=r.reason, detail=r.detail,
@@ -257,7 +266,7 @@ def explanation(e: Explanation) -> rounds.Explanation:
     out = rounds.Explanation(round_id=e.round_id, request_id=e.request_id, assigned=e.assignment is not None,
                              reason=e.reason, detail=e.detail, counterfactual=counterfactual(e.counterfactual))
     if e.assignment is not None:
-        out.assignment.CopyFrom(assignment(e.assignment))
+        out.assignment.CopyFrom(assignment(e.assignment, e.horizon))
     return out
 
 

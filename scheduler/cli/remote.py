@@ -117,12 +117,28 @@ def timestamp(text: str) -> Timestamp:
     return out
 
 
+def instant(value: object, where: str) -> str:
+    """A request file's instant (YAML reads ``2026-12-10T09:00:00Z`` as a datetime) as RFC 3339; a zone is required."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise CliError(f"{where}: not an ISO 8601 time: {value!r}", EXIT_BAD_INPUT) from None
+    if not isinstance(value, datetime):
+        raise CliError(f"{where}: {value} is not an instant; write a date, a time and a zone, such as "
+                       "2026-12-10T09:00:00Z", EXIT_BAD_INPUT)
+    if value.tzinfo is None:
+        raise CliError(f"{where}: {value.isoformat()} has no time zone; write it in UTC ({value.isoformat()}Z) or "
+                       "with an offset (+01:00)", EXIT_BAD_INPUT)
+    return value.isoformat()
+
+
 def load_specs(path: str) -> list[tuple[str, requests_pb2.RequestSpec]]:
     """The request(s) of a YAML or JSON file, each with an idempotency key derived from its content.
 
-    The file holds one request, or ``requests: [...]``.  Every field of a problem-file request is
-    accepted, plus title, entrypoint and runtime_env; a problem-file ``id`` becomes the
-    idempotency key, so submitting the same file twice never makes two requests.
+    The file holds one request, or ``requests: [...]``: the fields of the API's ``RequestSpec``
+    (``runtime_hours`` per GPU type, ``earliest`` and ``deadline`` as ISO 8601 instants with a zone); an
+    ``id`` becomes the idempotency key, so submitting the same file twice never makes two requests.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -143,6 +159,9 @@ def load_specs(path: str) -> list[tuple[str, requests_pb2.RequestSpec]]:
         unknown = sorted(set(item) - SPEC_FIELDS)
         if unknown:
             raise CliError(f"{path}: request {i}: unknown field(s) {', '.join(unknown)}", EXIT_BAD_INPUT)
+        for name in ("earliest", "deadline"):
+            if item.get(name) is not None:
+                item[name] = instant(item[name], f"{path}: request {i}: {name}")
         try:
             spec = json_format.ParseDict(item, requests_pb2.RequestSpec())
         except json_format.ParseError as exc:
@@ -164,6 +183,6 @@ def check_spec(spec: requests_pb2.RequestSpec, where: str) -> None:
     probe.CopyFrom(spec)
     probe.org = spec.org or "from-the-token"
     try:
-        inbound.request_spec(probe, "spec", None)
+        inbound.request_spec(probe, "spec", None, warn=False)  # the server's response carries the deprecation
     except InvalidInput as exc:
         raise CliError(f"{where}: {exc}; nothing was submitted", EXIT_BAD_INPUT) from None

@@ -80,6 +80,8 @@ def show(remote: Remote, args: argparse.Namespace) -> int:
     def draw(wide: bool) -> None:
         tables.requests([found], wide)
         console.print_json(json_format.MessageToJson(found.spec))
+        if found.waiting:
+            console.print(f"[yellow]{tables.safe(found.waiting)}[/yellow]")
 
     emit(args, found, draw)
     return EXIT_OK

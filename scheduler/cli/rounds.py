@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, help="solver seconds (server default if omitted)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reason", default="")
+    add_option(p)  # -o json: a script reads the new round's id (.roundId)
     p = command(rounds, "run", "solve the round, with a progress bar", run)
     p.add_argument("round_id")
     p.add_argument("--allow-no-clusters", action="store_true",
@@ -69,7 +70,8 @@ def open_round(remote: Remote, args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         msg.solver.CopyFrom(common.SolverParams(time_limit_s=args.time_limit, workers=1, seed=args.seed,
                                                 deterministic=True))
-    tables.rounds([remote.call(remote.rounds.OpenRound, msg)])
+    opened = remote.call(remote.rounds.OpenRound, msg)
+    emit(args, opened, lambda wide: tables.rounds([opened], wide))
     return EXIT_OK
 
 
@@ -159,7 +161,8 @@ def explain(remote: Remote, args: argparse.Namespace) -> int:
     if e.assigned:
         a = e.assignment
         console.print(f"{safe(e.request_id)}: assigned to {safe(a.cluster_id)} ({safe(a.gpu_type)}), "
-                      f"slots \\[{a.start_slot}, {a.end_slot})")
+                      f"slots \\[{a.start_slot}, {a.end_slot}): {tables.instant(a, 'start')} → "
+                      f"{tables.instant(a, 'end')} UTC")
         return EXIT_OK
     console.print(f"{safe(e.request_id)}: rejected, [bold]{safe(e.reason)}[/bold]: {safe(e.detail)}")
     if e.HasField("counterfactual"):

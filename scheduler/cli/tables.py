@@ -52,11 +52,35 @@ def requests(found: list[Any], wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import requests_pb2 as req
 
     cols = (Col("request"), Col("state"), Col("org"), Col("category"), Col("GPUs"), Col("title"),
-            Col("runtime slots", True), Col("round", True))
+            Col("runtime", True), Col("window", True), Col("round", True))
     rows = [(r.request_id, state(req.RequestState.Name(r.state)), r.spec.org, r.spec.category, str(r.spec.gpus),
-             r.spec.title, ", ".join(f"{k}:{v}" for k, v in sorted(r.spec.runtime_slots.items())), r.round_id or "-")
+             r.spec.title, runtime(r.spec), window(r.spec), r.round_id or "-")
             for r in found]
     console.print(table(cols, rows, wide))
+    for note in sorted({n for r in found for n in r.notes}):
+        err.print(f"[yellow]note:[/yellow] {safe(note)}")
+
+
+def runtime(spec: Any) -> str:
+    """``H100 2.5 h, A100 3 h``; a spec in the deprecated slot fields as ``H100 3 slots``."""
+    if spec.runtime_slots:
+        return ", ".join(f"{k} {v} slots" for k, v in sorted(spec.runtime_slots.items()))
+    return ", ".join(f"{k} {v:g} h" for k, v in sorted(spec.runtime_hours.items()))
+
+
+def window(spec: Any) -> str:
+    """``2026-12-07 09:00 → 2026-12-07 18:00 UTC`` (``…`` for an open end); slots for a deprecated spec."""
+    if spec.runtime_slots:
+        end = str(spec.deadline_slot) if spec.HasField("deadline_slot") else "end"
+        return f"slots {spec.earliest_slot} → {end}"
+    if not spec.HasField("earliest") and not spec.HasField("deadline"):
+        return "any"
+    return f"{instant(spec, 'earliest')} → {instant(spec, 'deadline')} UTC"
+
+
+def instant(msg: Any, field: str) -> str:
+    """A timestamp field as ``2026-12-07 09:00`` in UTC, or ``…`` where it is unset."""
+    return f"{getattr(msg, field).ToDatetime():%Y-%m-%d %H:%M}" if msg.HasField(field) else "…"
 
 
 def rounds(found: list[Any], wide: bool = False) -> None:
@@ -115,10 +139,11 @@ def state(name: str) -> str:
 def plan(plan: Any, wide: bool = False) -> None:
     from scheduler.api.gen.allmende.v1 import rounds_pb2 as rnd
 
-    cols = (Col("request"), Col("state"), Col("cluster"), Col("GPU type"), Col("slots"),
+    cols = (Col("request"), Col("state"), Col("cluster"), Col("GPU type"), Col("slots"), Col("time (UTC)"),
             Col("energy kWh", True, "right"), Col("CO2 kg", True, "right"))
     rows = [(a.request_id, state(rnd.AllocationState.Name(a.state)) + (" ⚠ stale" if a.flagged_stale else ""),
-             a.cluster_id, a.gpu_type, f"[{a.start_slot}, {a.end_slot})", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
+             a.cluster_id, a.gpu_type, f"[{a.start_slot}, {a.end_slot})",
+             f"{instant(a, 'start')} → {instant(a, 'end')}", f"{a.energy_kwh:.1f}", f"{a.co2_kg:.1f}")
             for a in plan.assignments]
     console.print(table(cols, rows, wide, title="allocations"))
     if plan.rejections:

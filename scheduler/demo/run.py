@@ -7,7 +7,7 @@
    --static``), which stream inventories, carbon forecasts and heartbeats;
 3. submit the 40 example requests as their organisations' applicants, then record the review
    panel's merit scores as the operator;
-4. open and run a round, approve it and publish it;
+4. open and run a round over the example requests' day (:data:`ROUND_START`), approve it and publish it;
 5. let the executor run the approved allocations as Ray jobs, and wait until every one has ended;
 6. print the public ledger, planned beside actual, and write a self-contained HTML report;
 7. stop the agents, the service and the Ray head.
@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ from scheduler.store import open_store
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 SLOTS = 24
+# The example requests' windows lie in this round's 24 hours, and the agents' carbon forecasts start with it
+# (scheduler/examples/); the compressed clock runs it now, whatever the date.
+ROUND_START = datetime(2027, 1, 4, tzinfo=UTC)
 SHARES = {"university": 0.35, "sme": 0.30, "civil_society": 0.20, "public_sector": 0.15}
 ENERGY_BUDGET_MWH = 1.6
 TERMINAL = {rnd.ALLOCATION_STATE_SUCCEEDED, rnd.ALLOCATION_STATE_FAILED, rnd.ALLOCATION_STATE_STALE}
@@ -163,16 +166,13 @@ def register(stub: inv_grpc.InventoryServiceStub, operator: str, clusters: list[
                       + ", ".join(f"{n}×{t}" for t, n in c["gpus"].items()) + f", cap {c['power_cap_kw']} kW")
 
 
-def agent_files(out: Path, start: datetime) -> dict[str, Path]:
-    """The example agents' static files, with their carbon forecasts moved to start with the round."""
+def agent_files(out: Path) -> dict[str, Path]:
+    """The example agents' static files, copied out of the package (their carbon forecasts start with the round)."""
     files = {}
     folder = resources.files("scheduler.examples").joinpath("agents")
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        data = yaml.safe_load(entry.read_text(encoding="utf-8"))
-        if "carbon" in data:
-            data["carbon"]["start"] = start.isoformat()
         path = out / f"agent-{entry.name}"
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        path.write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
         files[entry.name.removesuffix(".yaml")] = path
     return files
 
@@ -275,7 +275,6 @@ def main(options: Options) -> int:
         "ALLMENDE_EXECUTION_TICK_S": "0.5", "ALLMENDE_STOP_GRACE_S": str(4 * options.seconds_per_slot),
         "ALLMENDE_SOLVER_EXECUTOR": "thread",
     }
-    start = (datetime.now(UTC) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     with ExitStack() as stack:
         console.rule("1. a local Ray head and the service")
         records = [ClusterRecord.model_validate(c | {"registered_at": datetime.now(UTC)}) for c in clusters]
@@ -297,7 +296,7 @@ def main(options: Options) -> int:
 
         console.rule("2. three clusters and their agents")
         register(stubs.inventory, toks["operator"], clusters)
-        for cid, path in agent_files(out, start).items():
+        for cid, path in agent_files(out).items():
             token_file = out / f"agent-{cid}.token"
             token_file.write_text(toks[f"cluster:{cid}"])
             token_file.chmod(0o600)
@@ -313,7 +312,7 @@ def main(options: Options) -> int:
                       "merit recorded by the operator")
 
         console.rule("4. a round: solve, approve, publish")
-        round_id = run_round(stubs, toks["operator"], start, options.time_limit_s)
+        round_id = run_round(stubs, toks["operator"], ROUND_START, options.time_limit_s)
         stubs.review.Approve(review_pb2.ApproveRequest(round_id=round_id, reason="demo: plan reviewed"),
                                 metadata=auth(toks["operator"]))
         stubs.review.Publish(review_pb2.PublishRequest(round_id=round_id, reason="demo: published"),

@@ -17,11 +17,13 @@ from scheduler.solving import SolverRunner
 from scheduler.usecases.standing import STANDING
 from solver.counterfactuals import counterfactual
 from solver.plan import Counterfactual, Plan
+from solver.problem import Horizon
 
 
 @dataclass(frozen=True)
 class Explanation:
     round_id: str
+    horizon: Horizon  # the round's, to show an assignment's slots as instants
     request_id: str
     assignment: AllocationRecord | None
     reason: str = ""
@@ -51,13 +53,14 @@ async def explain(who: Principal, record: RoundRecord, held: list[AllocationReco
     standing = [a for a in held if a.state in STANDING]
     mine = next((a for a in standing if a.request_id == request_id), None)
     if mine is not None:
-        return Explanation(record.id, request_id, mine)
+        return Explanation(record.id, record.horizon, request_id, mine)
     rejection = next((r for r in record.plan.rejected if r.request == request_id), None)
     if rejection is None:
-        return Explanation(record.id, request_id, None, ledger.REVIEW_REJECTED, "an operator rejected it in review")
+        return Explanation(record.id, record.horizon, request_id, None, ledger.REVIEW_REJECTED,
+                           "an operator rejected it in review")
     placed = rounds.placements([(a.request_id, a.cluster, a.gpu_type, a.start_slot) for a in standing])
     change = await asyncio.to_thread(counterfactual, record.problem, placed, request_id)
-    return Explanation(record.id, request_id, None, rejection.reason, rejection.detail, change)
+    return Explanation(record.id, record.horizon, request_id, None, rejection.reason, rejection.detail, change)
 
 
 async def replay(runner: SolverRunner, record: RoundRecord, held: list[AllocationRecord]) -> Replay:

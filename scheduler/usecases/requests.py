@@ -40,7 +40,7 @@ def amend(t: Transaction, who: Principal, request_id: str, spec: RequestSpec, re
                               "enters a round")
     require_merit_unset(who, spec, "amend", stored.merit)
     keep = {"org", "idempotency_key"} | ({"merit"} if who.is_applicant else set())
-    content = spec.model_dump(exclude=keep)
+    content = spec.model_dump(exclude=keep) | {"waiting": ""}  # the next round judges the new window afresh
     return t.update_request(RequestRecord.model_validate({**stored.model_dump(), **content}),
                             who.change("amend", now, reason))
 

@@ -63,9 +63,12 @@ def cluster(id: str, gpu: str = "H100", count: int = 8, country: str = "DE", **m
                          gpus={gpu: count}, registered_at=T0, **more)
 
 
-def spec(org: str, title: str, gpus: int = 4, gpu: str = "H100", slots: int = 2, **more: Any) -> RequestSpec:
-    return RequestSpec(org=org, title=title, category="research", gpus=gpus, runtime_slots={gpu: slots},
-                       entrypoint=f"python {title}.py", **more)
+def spec(org: str, title: str, gpus: int = 4, gpu: str = "H100", slots: int = 2, hours: float | None = None,
+         **more: Any) -> RequestSpec:
+    """A request for ``hours`` on ``gpu`` when given, else for ``slots`` of the round (the deprecated form)."""
+    runtime = {"runtime_slots": {gpu: slots}} if hours is None else {"runtime_hours": {gpu: hours}}
+    return RequestSpec(org=org, title=title, category="research", gpus=gpus, entrypoint=f"python {title}.py",
+                       **runtime, **more)
 
 
 def new_round(slots: int = 4) -> NewRound:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from scheduler.errors import InvalidInput, NotFound, PermissionDenied, PolicyViolation
 from scheduler.states import RequestState
-from tests.scheduler.service_world import OPERATOR, PAGE, World, applicant, cluster, new_round, run, spec
+from tests.scheduler.api.harness import T0
+from tests.scheduler.service_world import OPERATOR, PAGE, World, applicant, cluster, new_round, run, solved, spec
 
 EMBL, PISA = applicant("embl"), applicant("uni-pisa")
 
@@ -137,5 +140,34 @@ def test_a_withdrawal_is_final_and_only_the_owner_withdraws() -> None:
         assert gone.state == RequestState.WITHDRAWN
         with pytest.raises(NotFound):
             await w.service.withdraw(EMBL, "req-missing", "")
+
+    run(story)
+
+
+def test_a_request_outside_the_rounds_waits_saying_why_until_a_round_holds_its_window() -> None:
+    async def story(w: World) -> None:
+        await w.service.register_cluster(OPERATOR, cluster("jsc"))
+        later = spec("embl", "later", hours=1.5, earliest=T0 + timedelta(hours=6))  # rounds: 4 hourly slots from T0
+        made = await w.service.submit(applicant("embl"), later)
+        await solved(w)
+        second = await solved(w)  # a second round leaves it out too: the latest one is named
+        waiting = await w.service.get_request(OPERATOR, made.id)
+        assert waiting.state == RequestState.SUBMITTED
+        assert waiting.waiting == (f"waits: its window opens {T0 + timedelta(hours=6):%Y-%m-%d %H:%M} UTC, after "
+                                   f"this round's horizon ends {T0 + timedelta(hours=4):%Y-%m-%d %H:%M} UTC "
+                                   f"(round {second})")
+        log = (await w.service.audit(OPERATOR, f"request/{made.id}", PAGE)).items
+        assert [e.action for e in log] == ["submit", "left_out", "left_out"]  # each round that left it out, audited
+
+        amended = await w.service.amend(applicant("embl"), made.id, later.model_copy(
+            update={"earliest": T0 + timedelta(minutes=30)}), "earlier")
+        assert amended.waiting == ""  # the next round judges the new window afresh
+        taken = await solved(w)
+        got = await w.service.get_request(OPERATOR, made.id)
+        assert (got.state, got.round_id, got.waiting) == (RequestState.IN_ROUND, taken, "")
+        problem = (await w.service.get_round(OPERATOR, taken))[0].problem
+        assert problem is not None
+        (asked,) = problem.requests
+        assert (asked.runtime_slots, asked.earliest_slot, asked.deadline_slot) == ({"H100": 2}, 1, 4)
 
     run(story)

@@ -115,14 +115,20 @@ def clear(path: str) -> Setter:
 def spec_breakages(prefix: str) -> list[Breakage]:
     def runtime(key: str | None) -> Setter:
         def set_(m: Any, v: Any) -> None:
-            getattr(m, prefix).runtime_slots.clear()
+            getattr(m, prefix).runtime_hours.clear()
             if key is not None:
-                getattr(m, prefix).runtime_slots[key] = 3 if v is None else v
+                getattr(m, prefix).runtime_hours[key] = 3.0 if v is None else v
         return set_
 
     def runtime_key(m: Any, v: str) -> None:
-        getattr(m, prefix).runtime_slots.clear()
-        getattr(m, prefix).runtime_slots[v] = 3
+        getattr(m, prefix).runtime_hours.clear()
+        getattr(m, prefix).runtime_hours[v] = 3.0
+
+    def slots_too(m: Any, v: int) -> None:
+        getattr(m, prefix).runtime_slots["H100"] = v
+
+    def deadline_before(m: Any, minutes: int) -> None:
+        getattr(m, prefix).deadline.FromSeconds(START.seconds + 3600 - 60 * minutes)  # earliest is START + 1 h
 
     def countries(m: Any, v: str) -> None:
         del getattr(m, prefix).countries[:]
@@ -148,11 +154,13 @@ def spec_breakages(prefix: str) -> list[Breakage]:
         brk(f"{prefix}.org", required_ids),
         brk(f"{prefix}.category", required_ids),
         brk(f"{prefix}.gpus", non_positive),
-        brk(f"{prefix}.runtime_slots", st.just(None), runtime(None)),
-        brk(f"{prefix}.runtime_slots", non_positive, runtime("H100")),
-        brk(f"{prefix}.runtime_slots", bad_ids, runtime_key),
-        brk(f"{prefix}.earliest_slot", negative),
-        brk(f"{prefix}.deadline_slot", st.integers(-(2**31), 2)),  # earliest is 2: a deadline must be later
+        brk(f"{prefix}.runtime_hours", st.just(None), runtime(None)),
+        brk(f"{prefix}.runtime_hours", st.one_of(non_positive, not_finite, st.floats(8785, 1e300)), runtime("H100")),
+        brk(f"{prefix}.runtime_hours", bad_ids, runtime_key),
+        brk(f"{prefix}.runtime_hours", st.integers(1, 10), slots_too),  # hours and deprecated slots at once
+        brk(f"{prefix}.earliest_slot", st.one_of(negative, st.integers(1, 5))),  # deprecated beside hours
+        brk(f"{prefix}.deadline", st.integers(0, 10**6), deadline_before),
+        *[brk(f"{prefix}.{name}", huge_seconds, put(f"{prefix}.{name}.seconds")) for name in ("earliest", "deadline")],
         brk(f"{prefix}.countries", bad_countries, countries),
         brk(f"{prefix}.merit", bad_unit),
         brk(f"{prefix}.entrypoint", st.one_of(st.just(""), st.integers(10_001, 11_000).map(lambda n: "e" * n))),
@@ -160,8 +168,10 @@ def spec_breakages(prefix: str) -> list[Breakage]:
 
 
 def spec() -> req.RequestSpec:
-    return req.RequestSpec(title="fuzz", org="embl", category="research", gpus=2, runtime_slots={"H100": 3},
-                           earliest_slot=2, deadline_slot=8, countries=["DE"], merit=0.5, entrypoint="python x.py")
+    return req.RequestSpec(title="fuzz", org="embl", category="research", gpus=2, runtime_hours={"H100": 3.0},
+                           earliest=Timestamp(seconds=START.seconds + 3600),
+                           deadline=Timestamp(seconds=START.seconds + 9 * 3600), countries=["DE"], merit=0.5,
+                           entrypoint="python x.py")
 
 
 def page_breakages() -> list[Breakage]:

@@ -48,12 +48,17 @@ def test_ts_keeps_none() -> None:
         pytest.param({"deadline_slot": 12, "earliest_slot": 2, "countries": ["DE", "FR"], "merit": 0.9},
                      id="every optional solver field set"),
         pytest.param({"merit": 0.0, "runtime_env": {}}, id="zero merit is said, not left out"),
+        pytest.param({"runtime_slots": {}, "runtime_hours": {"H100": 2.5, "A100": 0.25}}, id="hours, no window"),
+        pytest.param({"runtime_slots": {}, "runtime_hours": {"H100": 7.5}, "earliest": T0 + timedelta(minutes=90),
+                      "deadline": T0 + timedelta(days=3, microseconds=1)}, id="hours inside a window of instants"),
     ],
 )
 def test_a_request_spec_round_trips(fields: dict[str, Any]) -> None:
     sent = spec(key="k-1", **fields)
     record = RequestRecord(**sent.model_dump(), id="req-1", submitted_at=T0, updated_at=T0)
-    assert inbound.request_spec(outbound.request(record).spec, "spec", "k-1") == sent
+    shown = outbound.request(record)
+    assert inbound.request_spec(shown.spec, "spec", "k-1") == sent
+    assert bool(shown.notes) == sent.in_slots  # the deprecated form is answered with a note
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -31,18 +32,45 @@ def test_a_cluster_becomes_the_solvers_cluster_over_one_horizon() -> None:
     assert (solver_cluster.gpus, solver_cluster.power_cap_kw, solver_cluster.country) == (record.gpus, 20.0, "DE")
 
 
-def test_a_request_becomes_the_solvers_request_and_remembers_its_spec() -> None:
+def test_a_request_remembers_its_spec() -> None:
     sent = spec(countries=["DE"], deadline_slot=10)
     record = RequestRecord(**sent.model_dump(), id="req-1", submitted_at=T0, updated_at=T0)
     assert record.spec() == sent
-    assert record.solver_request().model_dump() == {**sent.to_request("req-1").model_dump()}
+    assert record.in_slots and record.slot_request("req-1").deadline_slot == 10
+
+
+def hours(**fields: Any) -> dict[str, Any]:
+    return {"runtime_slots": {}, "runtime_hours": {"H100": 2.5}} | fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        pytest.param(hours(earliest=datetime(2026, 12, 7, 9)), "earliest", "timezone", id="earliest without a zone"),
+        pytest.param(hours(deadline=at(60), earliest=at(60)), "deadline", "must be after earliest",
+                     id="deadline not after earliest"),
+        pytest.param(hours(runtime_hours={"H100": 0.0}), "runtime_hours", "greater than 0", id="no runtime"),
+        pytest.param(hours(runtime_hours={"H100": float("inf")}), "runtime_hours", "finite", id="endless runtime"),
+        pytest.param(hours(runtime_hours={}), "runtime_hours", "at least one", id="no GPU type at all"),
+        pytest.param(hours(runtime_slots={"H100": 3}), "runtime_hours", "cannot both", id="hours and slots at once"),
+        pytest.param(hours(deadline_slot=9), "deadline_slot", "give deadline as a date",
+                     id="hours with a deprecated deadline slot"),
+        pytest.param({"earliest": at(60)}, "earliest", "give runtime_hours", id="slots with a date"),
+    ],
+)
+def test_a_spec_in_hours_and_dates_refuses_what_makes_no_window(fields: dict[str, Any], field: str,
+                                                                message: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        spec(**fields)
+    err = e.value.errors()[0]
+    named = str(err["loc"][0]) if err["loc"] else str(err["msg"]).removeprefix("Value error, ").split()[0]
+    assert named == field and message in str(e.value)
 
 
 @pytest.mark.parametrize(
     "fields",
     [
         pytest.param({"deadline_slot": 0, "earliest_slot": 2}, id="deadline before earliest start"),
-        pytest.param({"runtime_slots": {}}, id="no acceptable GPU type"),
         pytest.param({"countries": ["Germany"]}, id="country not an ISO code"),
         pytest.param({"entrypoint": ""}, id="nothing to run"),
         pytest.param({"gpus": 0}, id="zero GPUs"),

@@ -49,7 +49,7 @@ def test_migrations_build_the_schema_from_nothing_and_match_the_code(empty_url: 
     assert current(empty_url) is None
     upgrade(empty_url)
     upgrade(empty_url)  # a second start is a no-op
-    assert current(empty_url) == head() == "0001"
+    assert current(empty_url) == head() == "0002"
     engine = make_engine(empty_url, writer=True, pool_size=1)
     try:
         with engine.connect() as c:

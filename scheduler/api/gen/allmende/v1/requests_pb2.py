@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61llmende/v1/requests.proto\x12\x0b\x61llmende.v1\x1a\x18\x61llmende/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n\x0bRequestSpec\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04gpus\x18\x04 \x01(\x05\x12\x41\n\rruntime_slots\x18\x05 \x03(\x0b\x32*.allmende.v1.RequestSpec.RuntimeSlotsEntry\x12\x15\n\rearliest_slot\x18\x06 \x01(\x05\x12\x1a\n\rdeadline_slot\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\tcountries\x18\x08 \x03(\t\x12\x12\n\x05merit\x18\t \x01(\x01H\x01\x88\x01\x01\x12\x12\n\nentrypoint\x18\n \x01(\t\x12,\n\x0bruntime_env\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x1a\x33\n\x11RuntimeSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x42\x10\n\x0e_deadline_slotB\x08\n\x06_merit\"W\n\x14SubmitRequestRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.allmende.v1.RequestSpec\"\'\n\x11GetRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\x98\x01\n\x13ListRequestsRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.allmende.v1.PageRequest\x12\x0b\n\x03org\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.allmende.v1.RequestState\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x10\n\x08round_id\x18\x05 \x01(\t\"a\n\x14ListRequestsResponse\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.allmende.v1.AllocationRequest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x13\x41mendRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.allmende.v1.RequestSpec\x12\x0e\n\x06reason\x18\x03 \x01(\t\"<\n\x16WithdrawRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x97\x02\n\x11\x41llocationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.allmende.v1.RequestSpec\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.allmende.v1.RequestState\x12\x10\n\x08round_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x08 \x01(\x03*\xbc\x01\n\x0cRequestState\x12\x1d\n\x19REQUEST_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17REQUEST_STATE_SUBMITTED\x10\x01\x12\x1a\n\x16REQUEST_STATE_IN_ROUND\x10\x02\x12\x1b\n\x17REQUEST_STATE_ALLOCATED\x10\x03\x12\x1a\n\x16REQUEST_STATE_REJECTED\x10\x04\x12\x1b\n\x17REQUEST_STATE_WITHDRAWN\x10\x05\x32\xb1\x03\n\x0eRequestService\x12R\n\rSubmitRequest\x12!.allmende.v1.SubmitRequestRequest\x1a\x1e.allmende.v1.AllocationRequest\x12L\n\nGetRequest\x12\x1e.allmende.v1.GetRequestRequest\x1a\x1e.allmende.v1.AllocationRequest\x12S\n\x0cListRequests\x12 .allmende.v1.ListRequestsRequest\x1a!.allmende.v1.ListRequestsResponse\x12P\n\x0c\x41mendRequest\x12 .allmende.v1.AmendRequestRequest\x1a\x1e.allmende.v1.AllocationRequest\x12V\n\x0fWithdrawRequest\x12#.allmende.v1.WithdrawRequestRequest\x1a\x1e.allmende.v1.AllocationRequestb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61llmende/v1/requests.proto\x12\x0b\x61llmende.v1\x1a\x18\x61llmende/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x04\n\x0bRequestSpec\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04gpus\x18\x04 \x01(\x05\x12\x45\n\rruntime_slots\x18\x05 \x03(\x0b\x32*.allmende.v1.RequestSpec.RuntimeSlotsEntryB\x02\x18\x01\x12\x19\n\rearliest_slot\x18\x06 \x01(\x05\x42\x02\x18\x01\x12\x1e\n\rdeadline_slot\x18\x07 \x01(\x05\x42\x02\x18\x01H\x00\x88\x01\x01\x12\x11\n\tcountries\x18\x08 \x03(\t\x12\x12\n\x05merit\x18\t \x01(\x01H\x01\x88\x01\x01\x12\x12\n\nentrypoint\x18\n \x01(\t\x12,\n\x0bruntime_env\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x41\n\rruntime_hours\x18\x0c \x03(\x0b\x32*.allmende.v1.RequestSpec.RuntimeHoursEntry\x12,\n\x08\x65\x61rliest\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x33\n\x11RuntimeSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x33\n\x11RuntimeHoursEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x10\n\x0e_deadline_slotB\x08\n\x06_merit\"W\n\x14SubmitRequestRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.allmende.v1.RequestSpec\"\'\n\x11GetRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\x98\x01\n\x13ListRequestsRequest\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.allmende.v1.PageRequest\x12\x0b\n\x03org\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.allmende.v1.RequestState\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x10\n\x08round_id\x18\x05 \x01(\t\"a\n\x14ListRequestsResponse\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.allmende.v1.AllocationRequest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x13\x41mendRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.allmende.v1.RequestSpec\x12\x0e\n\x06reason\x18\x03 \x01(\t\"<\n\x16WithdrawRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xb7\x02\n\x11\x41llocationRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12&\n\x04spec\x18\x02 \x01(\x0b\x32\x18.allmende.v1.RequestSpec\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.allmende.v1.RequestState\x12\x10\n\x08round_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12\x0f\n\x07waiting\x18\t \x01(\t\x12\r\n\x05notes\x18\n \x03(\t*\xbc\x01\n\x0cRequestState\x12\x1d\n\x19REQUEST_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17REQUEST_STATE_SUBMITTED\x10\x01\x12\x1a\n\x16REQUEST_STATE_IN_ROUND\x10\x02\x12\x1b\n\x17REQUEST_STATE_ALLOCATED\x10\x03\x12\x1a\n\x16REQUEST_STATE_REJECTED\x10\x04\x12\x1b\n\x17REQUEST_STATE_WITHDRAWN\x10\x05\x32\xb1\x03\n\x0eRequestService\x12R\n\rSubmitRequest\x12!.allmende.v1.SubmitRequestRequest\x1a\x1e.allmende.v1.AllocationRequest\x12L\n\nGetRequest\x12\x1e.allmende.v1.GetRequestRequest\x1a\x1e.allmende.v1.AllocationRequest\x12S\n\x0cListRequests\x12 .allmende.v1.ListRequestsRequest\x1a!.allmende.v1.ListRequestsResponse\x12P\n\x0c\x41mendRequest\x12 .allmende.v1.AmendRequestRequest\x1a\x1e.allmende.v1.AllocationRequest\x12V\n\x0fWithdrawRequest\x12#.allmende.v1.WithdrawRequestRequest\x1a\x1e.allmende.v1.AllocationRequestb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,26 +36,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REQUESTSPEC_RUNTIMESLOTSENTRY']._loaded_options = None
   _globals['_REQUESTSPEC_RUNTIMESLOTSENTRY']._serialized_options = b'8\001'
-  _globals['_REQUESTSTATE']._serialized_start=1340
-  _globals['_REQUESTSTATE']._serialized_end=1528
+  _globals['_REQUESTSPEC_RUNTIMEHOURSENTRY']._loaded_options = None
+  _globals['_REQUESTSPEC_RUNTIMEHOURSENTRY']._serialized_options = b'8\001'
+  _globals['_REQUESTSPEC'].fields_by_name['runtime_slots']._loaded_options = None
+  _globals['_REQUESTSPEC'].fields_by_name['runtime_slots']._serialized_options = b'\030\001'
+  _globals['_REQUESTSPEC'].fields_by_name['earliest_slot']._loaded_options = None
+  _globals['_REQUESTSPEC'].fields_by_name['earliest_slot']._serialized_options = b'\030\001'
+  _globals['_REQUESTSPEC'].fields_by_name['deadline_slot']._loaded_options = None
+  _globals['_REQUESTSPEC'].fields_by_name['deadline_slot']._serialized_options = b'\030\001'
+  _globals['_REQUESTSTATE']._serialized_start=1596
+  _globals['_REQUESTSTATE']._serialized_end=1784
   _globals['_REQUESTSPEC']._serialized_start=133
-  _globals['_REQUESTSPEC']._serialized_end=510
-  _globals['_REQUESTSPEC_RUNTIMESLOTSENTRY']._serialized_start=431
-  _globals['_REQUESTSPEC_RUNTIMESLOTSENTRY']._serialized_end=482
-  _globals['_SUBMITREQUESTREQUEST']._serialized_start=512
-  _globals['_SUBMITREQUESTREQUEST']._serialized_end=599
-  _globals['_GETREQUESTREQUEST']._serialized_start=601
-  _globals['_GETREQUESTREQUEST']._serialized_end=640
-  _globals['_LISTREQUESTSREQUEST']._serialized_start=643
-  _globals['_LISTREQUESTSREQUEST']._serialized_end=795
-  _globals['_LISTREQUESTSRESPONSE']._serialized_start=797
-  _globals['_LISTREQUESTSRESPONSE']._serialized_end=894
-  _globals['_AMENDREQUESTREQUEST']._serialized_start=896
-  _globals['_AMENDREQUESTREQUEST']._serialized_end=993
-  _globals['_WITHDRAWREQUESTREQUEST']._serialized_start=995
-  _globals['_WITHDRAWREQUESTREQUEST']._serialized_end=1055
-  _globals['_ALLOCATIONREQUEST']._serialized_start=1058
-  _globals['_ALLOCATIONREQUEST']._serialized_end=1337
-  _globals['_REQUESTSERVICE']._serialized_start=1531
-  _globals['_REQUESTSERVICE']._serialized_end=1964
+  _globals['_REQUESTSPEC']._serialized_end=734
+  _globals['_REQUESTSPEC_RUNTIMESLOTSENTRY']._serialized_start=602
+  _globals['_REQUESTSPEC_RUNTIMESLOTSENTRY']._serialized_end=653
+  _globals['_REQUESTSPEC_RUNTIMEHOURSENTRY']._serialized_start=655
+  _globals['_REQUESTSPEC_RUNTIMEHOURSENTRY']._serialized_end=706
+  _globals['_SUBMITREQUESTREQUEST']._serialized_start=736
+  _globals['_SUBMITREQUESTREQUEST']._serialized_end=823
+  _globals['_GETREQUESTREQUEST']._serialized_start=825
+  _globals['_GETREQUESTREQUEST']._serialized_end=864
+  _globals['_LISTREQUESTSREQUEST']._serialized_start=867
+  _globals['_LISTREQUESTSREQUEST']._serialized_end=1019
+  _globals['_LISTREQUESTSRESPONSE']._serialized_start=1021
+  _globals['_LISTREQUESTSRESPONSE']._serialized_end=1118
+  _globals['_AMENDREQUESTREQUEST']._serialized_start=1120
+  _globals['_AMENDREQUESTREQUEST']._serialized_end=1217
+  _globals['_WITHDRAWREQUESTREQUEST']._serialized_start=1219
+  _globals['_WITHDRAWREQUESTREQUEST']._serialized_end=1279
+  _globals['_ALLOCATIONREQUEST']._serialized_start=1282
+  _globals['_ALLOCATIONREQUEST']._serialized_end=1593
+  _globals['_REQUESTSERVICE']._serialized_start=1787
+  _globals['_REQUESTSERVICE']._serialized_end=2220
 # @@protoc_insertion_point(module_scope)

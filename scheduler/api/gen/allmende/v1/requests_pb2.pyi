@@ -28,7 +28,7 @@ REQUEST_STATE_REJECTED: RequestState
 REQUEST_STATE_WITHDRAWN: RequestState
 
 class RequestSpec(_message.Message):
-    __slots__ = ("title", "org", "category", "gpus", "runtime_slots", "earliest_slot", "deadline_slot", "countries", "merit", "entrypoint", "runtime_env")
+    __slots__ = ("title", "org", "category", "gpus", "runtime_slots", "earliest_slot", "deadline_slot", "countries", "merit", "entrypoint", "runtime_env", "runtime_hours", "earliest", "deadline")
     class RuntimeSlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,13 @@ class RequestSpec(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RuntimeHoursEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     TITLE_FIELD_NUMBER: _ClassVar[int]
     ORG_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +54,9 @@ class RequestSpec(_message.Message):
     MERIT_FIELD_NUMBER: _ClassVar[int]
     ENTRYPOINT_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_ENV_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_HOURS_FIELD_NUMBER: _ClassVar[int]
+    EARLIEST_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
     title: str
     org: str
     category: str
@@ -58,7 +68,10 @@ class RequestSpec(_message.Message):
     merit: float
     entrypoint: str
     runtime_env: _struct_pb2.Struct
-    def __init__(self, title: _Optional[str] = ..., org: _Optional[str] = ..., category: _Optional[str] = ..., gpus: _Optional[int] = ..., runtime_slots: _Optional[_Mapping[str, int]] = ..., earliest_slot: _Optional[int] = ..., deadline_slot: _Optional[int] = ..., countries: _Optional[_Iterable[str]] = ..., merit: _Optional[float] = ..., entrypoint: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    runtime_hours: _containers.ScalarMap[str, float]
+    earliest: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    def __init__(self, title: _Optional[str] = ..., org: _Optional[str] = ..., category: _Optional[str] = ..., gpus: _Optional[int] = ..., runtime_slots: _Optional[_Mapping[str, int]] = ..., earliest_slot: _Optional[int] = ..., deadline_slot: _Optional[int] = ..., countries: _Optional[_Iterable[str]] = ..., merit: _Optional[float] = ..., entrypoint: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., runtime_hours: _Optional[_Mapping[str, float]] = ..., earliest: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SubmitRequestRequest(_message.Message):
     __slots__ = ("idempotency_key", "spec")
@@ -115,7 +128,7 @@ class WithdrawRequestRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class AllocationRequest(_message.Message):
-    __slots__ = ("request_id", "spec", "state", "round_id", "idempotency_key", "submitted_at", "updated_at", "version")
+    __slots__ = ("request_id", "spec", "state", "round_id", "idempotency_key", "submitted_at", "updated_at", "version", "waiting", "notes")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +137,8 @@ class AllocationRequest(_message.Message):
     SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     spec: RequestSpec
     state: RequestState
@@ -132,4 +147,6 @@ class AllocationRequest(_message.Message):
     submitted_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, request_id: _Optional[str] = ..., spec: _Optional[_Union[RequestSpec, _Mapping]] = ..., state: _Optional[_Union[RequestState, str]] = ..., round_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    waiting: str
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., spec: _Optional[_Union[RequestSpec, _Mapping]] = ..., state: _Optional[_Union[RequestState, str]] = ..., round_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., waiting: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -173,7 +173,7 @@ class GetPlanRequest(_message.Message):
     def __init__(self, round_id: _Optional[str] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("request_id", "cluster_id", "gpu_type", "start_slot", "end_slot", "energy_kwh", "co2_kg", "state", "flagged_stale", "allocation_id")
+    __slots__ = ("request_id", "cluster_id", "gpu_type", "start_slot", "end_slot", "energy_kwh", "co2_kg", "state", "flagged_stale", "allocation_id", "start", "end")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     GPU_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +184,8 @@ class Assignment(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     FLAGGED_STALE_FIELD_NUMBER: _ClassVar[int]
     ALLOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     cluster_id: str
     gpu_type: str
@@ -194,7 +196,9 @@ class Assignment(_message.Message):
     state: AllocationState
     flagged_stale: bool
     allocation_id: str
-    def __init__(self, request_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., gpu_type: _Optional[str] = ..., start_slot: _Optional[int] = ..., end_slot: _Optional[int] = ..., energy_kwh: _Optional[float] = ..., co2_kg: _Optional[float] = ..., state: _Optional[_Union[AllocationState, str]] = ..., flagged_stale: _Optional[bool] = ..., allocation_id: _Optional[str] = ...) -> None: ...
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., gpu_type: _Optional[str] = ..., start_slot: _Optional[int] = ..., end_slot: _Optional[int] = ..., energy_kwh: _Optional[float] = ..., co2_kg: _Optional[float] = ..., state: _Optional[_Union[AllocationState, str]] = ..., flagged_stale: _Optional[bool] = ..., allocation_id: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StringList(_message.Message):
     __slots__ = ("values",)
