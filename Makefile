@@ -35,17 +35,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy solver scheduler simulations
 
-# The console's browser tests drive Debian's headless Chromium (a browser download is impossible here).
-# Where it is missing and apt is at hand (as root, or with password-less sudo), install it; never fail:
-# without it those tests skip and say why.
+# The console's browser tests drive Debian's headless Chromium (a browser download is impossible here), and
+# the README walkthrough test reads a round's id with jq. Where they are missing and apt is at hand (as root,
+# or with password-less sudo), install them; never fail: without them those tests skip and say why.
 
 browser:
-	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver -a -x /usr/bin/jq || { \
 	  command -v apt-get >/dev/null || { echo "no apt-get: the browser tests will skip"; exit 0; }; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO="sudo -n"; else \
 	    echo "not root and no sudo: the browser tests will skip"; exit 0; fi; \
-	  $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver \
-	  || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; } \
+	  $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver jq \
+	  || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver jq; } \
 	  || echo "chromium could not be installed: the browser tests will skip"; }
 
 pytest: $(STAMP) $(SCAN_STAMP) browser
