@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SCAN   := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed-checkov
 
-.PHONY: demo test lint typecheck pytest scan-venv browser bench bench-service bench-sim bench-exec clean
+.PHONY: demo test lint typecheck pytest scan-venv system-packages bench bench-service bench-sim bench-exec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,20 +35,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy solver scheduler simulations
 
-# The console's browser tests drive Debian's headless Chromium (a browser download is impossible here), and
-# the README walkthrough test reads a round's id with jq. Where they are missing and apt is at hand (as root,
-# or with password-less sudo), install them; never fail: without them those tests skip and say why.
+# System packages some tests use: Debian's headless Chromium for the console's browser tests (a browser
+# download is impossible here), jq for the README walkthrough, libnghttp2's headers for the C load generator.
+# Where one is missing and apt is at hand (as root, or with password-less sudo), install them; never fail:
+# without them those tests skip and say why.
+APT_PACKAGES := chromium chromium-driver jq libnghttp2-dev
 
-browser:
-	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver -a -x /usr/bin/jq || { \
-	  command -v apt-get >/dev/null || { echo "no apt-get: the browser tests will skip"; exit 0; }; \
+system-packages:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver -a -x /usr/bin/jq -a -f /usr/include/nghttp2/nghttp2.h || { \
+	  command -v apt-get >/dev/null || { echo "no apt-get: tests that need $(APT_PACKAGES) will skip"; exit 0; }; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO="sudo -n"; else \
-	    echo "not root and no sudo: the browser tests will skip"; exit 0; fi; \
-	  $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver jq \
-	  || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver jq; } \
-	  || echo "chromium could not be installed: the browser tests will skip"; }
+	    echo "not root and no sudo: tests that need $(APT_PACKAGES) will skip"; exit 0; fi; \
+	  $$SUDO apt-get install -y --no-install-recommends $(APT_PACKAGES) \
+	  || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $(APT_PACKAGES); } \
+	  || echo "$(APT_PACKAGES) could not be installed: the tests that need them will skip"; }
 
-pytest: $(STAMP) $(SCAN_STAMP) browser
+pytest: $(STAMP) $(SCAN_STAMP) system-packages
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)

@@ -139,7 +139,7 @@ def executor_tick(allocations: int = ACTIVE_ALLOCATIONS) -> float:
                                         registered_at=NOW), by)
             t.add_round(RoundRecord(id="bench", horizon=Horizon(start=NOW - timedelta(hours=1), slots=4),
                                     state=RoundState.PUBLISHED, created_at=NOW, updated_at=NOW), by)
-            spec = RequestSpec(org="org", title="bench", category="research", gpus=1, runtime_slots={"H100": 2},
+            spec = RequestSpec(org="org", title="bench", category="research", gpus=1, runtime_hours={"H100": 2.0},
                                entrypoint="true")
             for n in range(allocations):
                 t.submit_request(spec, id=f"req-{n}", by=by)

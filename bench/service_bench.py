@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.table import Table
 
@@ -69,8 +70,9 @@ CHANNELS = 8
 CLUSTERS = 1000
 HEARTBEAT_S = 10.0
 TICKS = os.sysconf("SC_CLK_TCK")
-SPEC = dict(org="bench-org", category="research", gpus=4, runtime_slots={"H100": 6, "A100": 9},
-            earliest_slot=0, deadline_slot=48, countries=["DE", "FR"], entrypoint="python train.py --epochs 3")
+SPEC = dict(org="bench-org", category="research", gpus=4, runtime_hours={"H100": 6.0, "A100": 9.0},
+            deadline=Timestamp(seconds=1_798_761_600), countries=["DE", "FR"],  # 2027-01-01 00:00 UTC
+            entrypoint="python train.py --epochs 3")
 console = Console()
 
 
