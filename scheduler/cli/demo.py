@@ -12,6 +12,8 @@ def register(sub: Any) -> None:
                                                          "(default ./allmende-demo)")
     p.add_argument("--seconds-per-slot", type=float, default=3.0, help="compressed clock: seconds per slot (3)")
     p.add_argument("--time-limit", type=float, default=10.0, help="solver seconds (default 10)")
+    p.add_argument("--keep-serving", action="store_true",
+                   help="after the run, keep the service and its web console up until Ctrl-C")
     p.set_defaults(func=cmd_demo)
 
 
@@ -20,4 +22,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from scheduler.demo.run import Options, main
 
-    return main(Options(out=Path(args.out), seconds_per_slot=args.seconds_per_slot, time_limit_s=args.time_limit))
+    return main(Options(out=Path(args.out), seconds_per_slot=args.seconds_per_slot, time_limit_s=args.time_limit,
+                        keep_serving=args.keep_serving))

@@ -91,6 +91,18 @@ class Options:
     out: Path
     seconds_per_slot: float
     time_limit_s: float
+    keep_serving: bool = False
+
+
+def serve_until_interrupted(server: subprocess.Popen[bytes], url: str, token_file: Path) -> None:
+    """Keep the service (and its console) up for a person to browse, until Ctrl-C or the server stops."""
+    console.print(f"Console at {url}: log in with the operator token in {token_file}, or open {url}ledger "
+                  "with none. Ctrl-C stops the demo.")
+    try:
+        while server.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print()
 
 
 def example(name: str) -> Any:
@@ -331,6 +343,10 @@ def main(options: Options) -> int:
         print_ledger(entry)
         html_path = out / "report.html"
         html_path.write_text(report.render(entry, ENERGY_BUDGET_MWH, SHARES), encoding="utf-8")
+        if options.keep_serving:
+            serve_until_interrupted(server, f"http://127.0.0.1:{http_port}/", operator_token)
+        else:
+            console.print("[dim]To browse the console after the run: allmende demo --keep-serving[/dim]")
 
         console.rule("7. shutting down")
     console.print(f"Report: {html_path}")

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.domain import RoundRecord
+from scheduler.store import open_store
+from solver.verify_stability import stability
+
 ALLMENDE = str(Path(sys.executable).with_name("allmende"))
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -34,3 +38,24 @@ def test_the_demo_runs_every_allocation_and_writes_its_report(tmp_path: Path) ->
     assert report.count("data:image/png;base64,") == 4 and "Energy against the cap" in report
     assert f"Report: {out / 'report.html'}" in " ".join(text.split())
     assert "Traceback" not in (out / "server.log").read_text()
+    assert re.search(r"console: http://127\.0\.0\.1:\d+/ \(operator token in ", text), "the demo names its console"
+    the_rejections_are_true(demo_round(out))
+
+
+def the_rejections_are_true(record: RoundRecord) -> None:
+    """Issue 10's promise on the demo's own round: nothing it refuses fits beside the plan or has a fair claim."""
+    assert record.problem is not None and record.plan is not None
+    shared = {c for c, s in record.problem.policy.category_shares.items() if s > 0}
+    for x in record.plan.rejected:
+        assert "fits beside" not in x.detail, x
+        held = re.search(r"held by (.*?); ", x.detail)
+        if x.reason == "category_balance" and held:
+            named = set(re.findall(r"(\w+) \(level", held.group(1)))
+            assert named and named <= shared, f"{x.request}: a holder without a share is named: {x.detail}"
+    found = stability(record.problem, record.plan)
+    assert (found.wasted, found.complaints) == ([], []), "verify finds no wasted request and no justified complaint"
+
+
+def demo_round(out: Path) -> RoundRecord:
+    store = open_store(f"sqlite:///{out / 'demo.db'}")
+    return store.read(lambda r: r.list_rounds().items[0])
