@@ -1,0 +1,328 @@
+"""The round review page as data: a round's plan as rows, figures and pages, with no I/O.
+
+Built from what the service returns (the round record, its allocations and the titles of its
+requests), so the page is a function of the store's state and a test can read it without a
+browser.  Every request of the round's problem is one row of the plan table: its allocation if
+one stands or was decided in review (superseded ones, left by a pin's re-solve, are history),
+else the solver's rejection.  The table is paged on the server (``?page=&sort=&q=``), so a
+10,000-request round sends one page of rows; sorting and filtering run over the whole round first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from scheduler.domain import AllocationRecord, RoundRecord
+from scheduler.errors import InvalidInput
+from scheduler.ledger import REVIEW_REJECTED
+from scheduler.states import AllocationState
+from scheduler.web.gantt import Bar
+from solver.plan import REASONS, Rejection
+from solver.problem import Horizon, Problem
+
+PAGE_SIZE = 200
+REJECTIONS_PAGE_SIZE = 20
+SOLVER_REJECTED = "not planned"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One request of the round: where it runs, or why it does not."""
+
+    request_id: str
+    title: str
+    org: str
+    category: str
+    gpus: int
+    merit: float
+    state: str  # the allocation's state, or ``not planned``
+    cluster: str = ""
+    gpu_type: str = ""
+    start_slot: int | None = None
+    end_slot: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    energy_kwh: float = 0.0
+    co2_kg: float = 0.0
+    pinned: bool = False
+    reason: str = ""  # the rejection reason's code, for a row not planned
+
+    @property
+    def planned(self) -> bool:
+        return self.start_slot is not None
+
+
+@dataclass(frozen=True)
+class RejectionRow:
+    request_id: str
+    title: str
+    org: str
+    category: str
+    reason: str
+    sentence: str  # what the reason means, in words
+    detail: str  # the solver's account of this request
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    """A category against its share: ``None`` where the figure has no meaning (share 0, or no demand)."""
+
+    name: str
+    share: float
+    requests: int
+    assigned: int
+    work: float
+    work_share: float  # of all work the plan assigns
+    fair_share_work: float | None
+    attainment: float | None
+    level: float | None
+
+
+@dataclass(frozen=True)
+class Paged(Generic[T]):
+    items: list[T]
+    page: int
+    pages: int
+    total: int
+    size: int
+
+    @property
+    def first(self) -> int:
+        """1-based position of the page's first item (0 on an empty page)."""
+        return (self.page - 1) * self.size + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.size + len(self.items)
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """What the page asks of the plan table: which page, sorted by which column, filtered by what text."""
+
+    page: int = 1
+    sort: str = "request"
+    descending: bool = False
+    q: str = ""
+    rejections_page: int = 1
+
+    @property
+    def sort_param(self) -> str:
+        return ("-" if self.descending else "") + self.sort
+
+
+SORT_KEYS: dict[str, Callable[[PlanRow], tuple[object, ...]]] = {
+    "request": lambda r: (r.request_id,),
+    "title": lambda r: (r.title.casefold(), r.request_id),
+    "org": lambda r: (r.org, r.request_id),
+    "category": lambda r: (r.category, r.request_id),
+    "gpus": lambda r: (r.gpus, r.request_id),
+    "merit": lambda r: (r.merit, r.request_id),
+    "state": lambda r: (r.state, r.request_id),
+    "cluster": lambda r: (r.cluster, r.gpu_type, r.request_id),
+    "start": lambda r: (r.start_slot is None, r.start_slot or 0, r.request_id),
+    "end": lambda r: (r.end_slot is None, r.end_slot or 0, r.request_id),
+    "energy": lambda r: (r.energy_kwh, r.request_id),
+    "co2": lambda r: (r.co2_kg, r.request_id),
+}
+MAX_QUERY = 200
+
+
+def parse_query(params: Mapping[str, str]) -> TableQuery:
+    """``page``, ``sort`` (a column, ``-`` first for descending), ``q`` and ``rpage`` from a URL; bad ones raise."""
+    sort = params.get("sort", "request") or "request"
+    descending = sort.startswith("-")
+    column = sort.removeprefix("-")
+    if column not in SORT_KEYS:
+        raise InvalidInput("sort", f"{column!r} is not a column; sort by one of {', '.join(SORT_KEYS)}")
+    q = params.get("q", "").strip()
+    if len(q) > MAX_QUERY:
+        raise InvalidInput("q", f"is longer than {MAX_QUERY} characters")
+    return TableQuery(page=_page_number(params, "page"), sort=column, descending=descending, q=q,
+                      rejections_page=_page_number(params, "rpage"))
+
+
+def _page_number(params: Mapping[str, str], name: str) -> int:
+    text = params.get(name, "1") or "1"
+    if not text.isdecimal() or int(text) < 1:
+        raise InvalidInput(name, f"{text!r} is not a page number (1, 2, ...)")
+    return int(text)
+
+
+def slot_time(horizon: Horizon, slot: int) -> datetime:
+    return horizon.start + timedelta(minutes=slot * horizon.slot_minutes)
+
+
+def plan_rows(record: RoundRecord, held: Sequence[AllocationRecord], titles: Mapping[str, str]) -> list[PlanRow]:
+    """One row per request of the round's problem, in request order; empty before the round has a plan."""
+    problem = record.problem
+    if problem is None or record.plan is None:
+        return []
+    current = {a.request_id: a for a in held if a.state != AllocationState.SUPERSEDED}
+    rejected = {x.request: x for x in record.plan.rejected}
+    rows = []
+    for q in problem.requests:
+        row = PlanRow(request_id=q.id, title=titles.get(q.id, ""), org=q.org, category=q.category, gpus=q.gpus,
+                      merit=q.merit, state=SOLVER_REJECTED)
+        a = current.get(q.id)
+        if a is None:
+            x = rejected.get(q.id)
+            rows.append(replace(row, reason=x.reason if x else REVIEW_REJECTED))
+            continue
+        h = problem.horizon
+        rows.append(replace(row, state=str(a.state), cluster=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot,
+                            end_slot=a.end_slot, start=slot_time(h, a.start_slot), end=slot_time(h, a.end_slot),
+                            energy_kwh=a.energy_kwh, co2_kg=a.co2_kg, pinned=a.pinned))
+    return rows
+
+
+def matches(row: PlanRow, needle: str) -> bool:
+    """Case-insensitive substring of the id, title, organisation, category, state, reason, cluster or GPU type."""
+    hay = " ".join((row.request_id, row.title, row.org, row.category, row.state, row.reason, row.cluster,
+                    row.gpu_type))
+    return needle in hay.casefold()
+
+
+def page_of(items: Sequence[T], page: int, size: int, what: str) -> Paged[T]:
+    """Page ``page`` (1-based) of ``items``; asking past the last page is an error, not an empty page."""
+    pages = max(1, math.ceil(len(items) / size))
+    if page > pages:
+        raise InvalidInput(what, f"page {page} does not exist: there {'is' if pages == 1 else 'are'} {pages}")
+    start = (page - 1) * size
+    return Paged(list(items[start:start + size]), page, pages, len(items), size)
+
+
+def table(rows: Sequence[PlanRow], query: TableQuery, size: int = PAGE_SIZE) -> Paged[PlanRow]:
+    """The plan table's page: filtered by ``q``, sorted over the whole round, then cut to one page."""
+    needle = query.q.casefold()
+    kept = [r for r in rows if matches(r, needle)] if needle else list(rows)
+    kept.sort(key=SORT_KEYS[query.sort], reverse=query.descending)
+    return page_of(kept, query.page, size, "page")
+
+
+def rejections(record: RoundRecord, titles: Mapping[str, str], page: int,
+               size: int = REJECTIONS_PAGE_SIZE) -> Paged[RejectionRow]:
+    """The solver's rejections, by request id, with the sentence each reason stands for."""
+    if record.problem is None or record.plan is None:
+        return page_of([], 1, size, "rpage")
+    asked = {q.id: q for q in record.problem.requests}
+    rows = [_rejection(x, asked[x.request].org if x.request in asked else "",
+                       asked[x.request].category if x.request in asked else "", titles.get(x.request, ""))
+            for x in sorted(record.plan.rejected, key=lambda x: x.request)]
+    return page_of(rows, page, size, "rpage")
+
+
+def _rejection(x: Rejection, org: str, category: str, title: str) -> RejectionRow:
+    return RejectionRow(x.request, title, org, category, x.reason, REASONS.get(x.reason, x.reason), x.detail)
+
+
+def categories(record: RoundRecord) -> list[CategoryRow]:
+    """Each category's work against its share, from the plan's own figures (as the solver reported them)."""
+    if record.plan is None:
+        return []
+    m = record.plan.metrics
+    total = sum(c.work for c in m.categories.values())
+    rows = []
+    for name, c in sorted(m.categories.items()):
+        counted = c.share > 0 and c.demand_work > 0
+        rows.append(CategoryRow(name=name, share=c.share, requests=c.requests, assigned=c.assigned, work=c.work,
+                                work_share=c.work / total if total > 0 else 0.0,
+                                fair_share_work=c.fair_share_work if counted else None,
+                                attainment=c.attainment if counted else None,
+                                level=c.work / c.share if c.share > 0 else None))
+    return rows
+
+
+def metrics(record: RoundRecord) -> list[tuple[str, str]]:
+    """The plan's headline figures as (label, value) pairs, in the order an operator reads them."""
+    if record.plan is None:
+        return []
+    m, s = record.plan.metrics, record.plan.solver
+    gap = "—" if s.bound <= 0 else f"{max(0.0, 1.0 - m.value / s.bound):.1%}"  # as the live progress line reads it
+    spread = m.level_spread
+    ratio = "—" if spread is None else "∞ (lowest level 0)" if spread.ratio is None else \
+        f"{spread.ratio:.2f} ({spread.highest} over {spread.lowest})"
+    return [
+        ("value", f"{m.value:,.1f}"),
+        ("bound", f"{s.bound:,.1f}"),
+        ("gap", gap),
+        ("assigned", f"{m.assigned:,}"),
+        ("rejected", f"{m.rejected:,}"),
+        ("wasted", f"{m.wasted:,}"),
+        ("justified complaints", f"{m.justified_complaints:,}"),
+        ("level spread", ratio),
+        ("min attainment", f"{m.min_attainment:.3f}"),
+        ("Jain's index", f"{m.jain:.3f}"),
+        ("GPU-hours", f"{m.gpu_hours:,.0f}"),
+        ("energy", f"{m.energy_mwh:,.2f} MWh"),
+        ("CO2", f"{m.co2_t:,.3f} t"),
+        ("solver", f"{s.status} · {s.policy or record.objective} · {s.wall_seconds:.1f} s"),
+    ]
+
+
+@dataclass(frozen=True)
+class EnergySeries:
+    """Per slot: energy planned (kWh, board power × PUE) and the cap over that slot (``None``: uncapped)."""
+
+    name: str
+    kwh: list[float]
+    cap_kwh: float | None
+
+
+def energy(record: RoundRecord, held: Sequence[AllocationRecord]) -> list[EnergySeries]:
+    """Energy per slot of the allocations that stand or are under review, for the round and for each capped cluster.
+
+    A cluster's cap is its power cap (which binds the GPUs' board power) over one slot, times its PUE, so that
+    it reads in the same kWh as the plan's energy.  The round's own line carries the programme's energy budget
+    spread evenly over the horizon, when the policy sets one.
+    """
+    problem = record.problem
+    if problem is None:
+        return []
+    slots, hours = problem.horizon.slots, problem.horizon.slot_hours
+    gpus = {q.id: q.gpus for q in problem.requests}
+    pues = {c.id: c.pue for c in problem.clusters}
+    per_cluster: dict[str, list[float]] = defaultdict(lambda: [0.0] * slots)
+    for a in _live(held):
+        tdp = problem.gpu_types[a.gpu_type].tdp_watts if a.gpu_type in problem.gpu_types else 0.0
+        kwh = gpus.get(a.request_id, 0) * tdp / 1000.0 * hours * pues.get(a.cluster, 1.0)
+        line = per_cluster[a.cluster]
+        for s in range(a.start_slot, min(a.end_slot, slots)):
+            line[s] += kwh
+    total = [sum(line[s] for line in per_cluster.values()) for s in range(slots)]
+    budget = problem.policy.energy_budget_mwh
+    out = [EnergySeries("all clusters", total, None if budget is None else budget * 1000.0 / slots)]
+    for c in sorted(problem.clusters, key=lambda c: c.id):
+        if c.power_cap_kw is not None:
+            out.append(EnergySeries(c.id, per_cluster.get(c.id, [0.0] * slots), c.power_cap_kw * hours * c.pue))
+    return out
+
+
+def _live(held: Sequence[AllocationRecord]) -> list[AllocationRecord]:
+    gone = {AllocationState.SUPERSEDED, AllocationState.REJECTED}
+    return [a for a in held if a.state not in gone]
+
+
+def gantt_bars(record: RoundRecord, held: Sequence[AllocationRecord],
+               titles: Mapping[str, str]) -> dict[str, list[Bar]]:
+    """Bars per cluster (every cluster of the problem, even an idle one), review-rejected ones faded."""
+    problem: Problem | None = record.problem
+    if problem is None:
+        return {}
+    asked = {q.id: q for q in problem.requests}
+    out: dict[str, list[Bar]] = {c.id: [] for c in sorted(problem.clusters, key=lambda c: c.id)}
+    for a in held:
+        q = asked.get(a.request_id)
+        if a.state == AllocationState.SUPERSEDED or q is None:
+            continue
+        out.setdefault(a.cluster, []).append(Bar(
+            request_id=a.request_id, title=titles.get(a.request_id, ""), category=q.category, gpus=q.gpus,
+            gpu_type=a.gpu_type, start_slot=a.start_slot, end_slot=a.end_slot, state=str(a.state), pinned=a.pinned,
+            faded=a.state == AllocationState.REJECTED))
+    return out
