@@ -117,19 +117,19 @@ class TableQuery:
         return ("-" if self.descending else "") + self.sort
 
 
-SORT_KEYS: dict[str, Callable[[PlanRow], tuple[object, ...]]] = {
+SORT_KEYS: dict[str, Callable[[PlanRow], tuple[object, ...]]] = {  # ties keep request-id order, either direction
     "request": lambda r: (r.request_id,),
-    "title": lambda r: (r.title.casefold(), r.request_id),
-    "org": lambda r: (r.org, r.request_id),
-    "category": lambda r: (r.category, r.request_id),
-    "gpus": lambda r: (r.gpus, r.request_id),
-    "merit": lambda r: (r.merit, r.request_id),
-    "state": lambda r: (r.state, r.request_id),
-    "cluster": lambda r: (r.cluster, r.gpu_type, r.request_id),
-    "start": lambda r: (r.start_slot is None, r.start_slot or 0, r.request_id),
-    "end": lambda r: (r.end_slot is None, r.end_slot or 0, r.request_id),
-    "energy": lambda r: (r.energy_kwh, r.request_id),
-    "co2": lambda r: (r.co2_kg, r.request_id),
+    "title": lambda r: (r.title.casefold(),),
+    "org": lambda r: (r.org,),
+    "category": lambda r: (r.category,),
+    "gpus": lambda r: (r.gpus,),
+    "merit": lambda r: (r.merit,),
+    "state": lambda r: (r.state,),
+    "cluster": lambda r: (r.cluster, r.gpu_type),
+    "start": lambda r: (r.start_slot is None, r.start_slot or 0),
+    "end": lambda r: (r.end_slot is None, r.end_slot or 0),
+    "energy": lambda r: (r.energy_kwh,),
+    "co2": lambda r: (r.co2_kg,),
 }
 MAX_QUERY = 200
 
@@ -201,8 +201,8 @@ def page_of(items: Sequence[T], page: int, size: int, what: str) -> Paged[T]:
 def table(rows: Sequence[PlanRow], query: TableQuery, size: int = PAGE_SIZE) -> Paged[PlanRow]:
     """The plan table's page: filtered by ``q``, sorted over the whole round, then cut to one page."""
     needle = query.q.casefold()
-    kept = [r for r in rows if matches(r, needle)] if needle else list(rows)
-    kept.sort(key=SORT_KEYS[query.sort], reverse=query.descending)
+    kept = sorted((r for r in rows if matches(r, needle)) if needle else rows, key=lambda r: r.request_id)
+    kept.sort(key=SORT_KEYS[query.sort], reverse=query.descending)  # stable: ties stay in id order
     return page_of(kept, query.page, size, "page")
 
 

@@ -1,0 +1,236 @@
+"""The round review page and its actions: approve, reject, pin, publish and run, each with a required reason.
+
+Every action is a POST with the session's CSRF token (:func:`~scheduler.web.csrf.checked_form`, read
+before anything else) that calls the same :class:`~scheduler.service.Service` method as the gRPC
+servicer, with the logged-in principal, so it lands in the audit log under that name; who may post
+it is the API's role table for the RPC it stands in for (:func:`~scheduler.web.gate.caller`).  A
+missing reason is refused before the service is called, so it changes nothing.  The page itself is
+:mod:`scheduler.web.review` (data) rendered by ``round.html``; a running solve shows its progress
+from ``/rounds/{id}/progress.json``, which ``static/review.js`` polls (a refresh link without script).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from scheduler.access import Principal
+from scheduler.domain import AuditEntry, RoundRecord
+from scheduler.errors import InvalidInput
+from scheduler.service import Service
+from scheduler.states import RoundState
+from scheduler.store import PageRequest
+from scheduler.web import charts, gantt, review
+from scheduler.web.context import console
+from scheduler.web.csrf import checked_form
+from scheduler.web.gate import caller
+from scheduler.web.pages import page_request, render
+from solver.problem import Pin
+
+MAX_REASON = 2000  # characters, as the gRPC API takes (scheduler.api.inbound.MAX_REASON)
+MAX_IDS = 1000
+AUDIT_SHOWN = 200
+
+
+def required_reason(form: FormData) -> str:
+    """The form's reason, stripped; empty, too long or holding control characters is refused, naming the field."""
+    text = str(form.get("reason", "")).strip()
+    if not text:
+        raise InvalidInput("reason", "is required: every review action says why")
+    if len(text) > MAX_REASON:
+        raise InvalidInput("reason", f"is longer than {MAX_REASON} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InvalidInput("reason", "contains a control character (a line break or escape): write it on one line")
+    return text
+
+
+def request_ids(form: FormData) -> list[str]:
+    """The request ids an approve or reject names, separated by spaces or commas; none means the whole round."""
+    ids = str(form.get("requests", "")).replace(",", " ").split()
+    if len(ids) > MAX_IDS:
+        raise InvalidInput("requests", f"at most {MAX_IDS} ids in one action")
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("requests", "lists an id twice")
+    return ids
+
+
+def pin_of(form: FormData) -> Pin:
+    fields = {name: str(form.get(name, "")).strip() for name in ("request", "cluster", "gpu_type", "start_slot")}
+    for name, value in fields.items():
+        if not value:
+            raise InvalidInput(name, "is required to pin an allocation")
+    if not fields["start_slot"].isdecimal():
+        raise InvalidInput("start_slot", f"{fields['start_slot']!r} is not a slot number (0, 1, ...)")
+    return Pin(request=fields["request"], cluster=fields["cluster"], gpu_type=fields["gpu_type"],
+               start_slot=int(fields["start_slot"]))
+
+
+async def titles(service: Service, who: Principal, round_id: str) -> dict[str, str]:
+    """Request id -> title for the requests the round holds, read page by page as the API lists them."""
+    out: dict[str, str] = {}
+    cursor: str | None = None
+    while True:
+        page = await service.list_requests(who, PageRequest(limit=1000, cursor=cursor), round_id=round_id)
+        out.update((r.id, r.title) for r in page.items)
+        if page.next_cursor is None:
+            return out
+        cursor = page.next_cursor
+
+
+async def audit_trail(service: Service, who: Principal, round_id: str) -> tuple[list[AuditEntry], bool]:
+    """The round's audit entries, newest first (at most :data:`AUDIT_SHOWN`), and whether there are more."""
+    entries: list[AuditEntry] = []
+    cursor: str | None = None
+    while True:
+        page = await service.audit(who, f"round/{round_id}", PageRequest(limit=1000, cursor=cursor))
+        entries += page.items
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    entries.reverse()
+    return entries[:AUDIT_SHOWN], len(entries) > AUDIT_SHOWN
+
+
+def progress_of(service: Service, record: RoundRecord) -> dict[str, Any]:
+    """The solve's progress: this process's live run if it has one, else what the round stored last."""
+    live = service.round_run(record.id)
+    if live is not None and not live.done.is_set():
+        return {"state": str(record.state), "phase": live.phase, "fraction": round(live.fraction, 4),
+                "message": live.message, "running": True, "error": live.error}
+    running = record.state == RoundState.SOLVING
+    return {"state": str(record.state), "phase": "solve" if running else str(record.state),
+            "fraction": round(record.progress, 4), "message": record.progress_message, "running": running,
+            "error": record.error}
+
+
+async def rounds_list(request: Request) -> Response:
+    who = await caller(request, "RoundService/ListRounds")
+    found = await console(request).service.list_rounds(who, None, page_request(request))
+    return render(request, "rounds.html", title="Rounds", rounds=found.items, next_cursor=found.next_cursor)
+
+
+async def review_page(request: Request) -> Response:
+    """The review page of one round (``round.html``): everything an operator decides on, and the forms to decide."""
+    who = await caller(request, "RoundService/GetPlan")
+    service = console(request).service
+    round_id = request.path_params["round_id"]
+    query = review.parse_query(request.query_params)
+    record, held = await service.get_round(who, round_id)
+    names = await titles(service, who, round_id)
+    entries, more = await audit_trail(service, who, round_id)
+    rows = review.plan_rows(record, held, names)
+    bars = review.gantt_bars(record, held, names)
+    palette = gantt.colours(q.category for q in record.problem.requests) if record.problem else {}
+    cats = review.categories(record)
+    return render(
+        request, "round.html", title=f"Round {round_id}", record=record, query=query,
+        table=review.table(rows, query), rows_total=len(rows), sort_keys=list(review.SORT_KEYS),
+        rejections=review.rejections(record, names, query.rejections_page), metrics=review.metrics(record),
+        categories=cats, category_chart=_category_chart(cats), energy=_energy_charts(record, held),
+        gantts=[(c, gantt.chart(c, b, record.problem.horizon, palette)) for c, b in bars.items()]
+        if record.problem else [], palette=palette, audit=entries, audit_more=more,
+        progress=progress_of(service, record), done=request.query_params.get("done", ""),
+        clusters=sorted(c.id for c in record.problem.clusters) if record.problem else [],
+        gpu_types=sorted(record.problem.gpu_types) if record.problem else [])
+
+
+def _category_chart(cats: list[review.CategoryRow]) -> Any:
+    if not cats:
+        return None
+    bars = [charts.Bar(label=c.name, value=c.work_share, reference=c.share if c.share > 0 else None) for c in cats]
+    return charts.bar_chart(bars, title="Share of the assigned work, by category", fmt=lambda v: f"{v:.0%}",
+                            reference_label="the category's share")
+
+
+def _energy_charts(record: RoundRecord, held: list[Any]) -> list[Any]:
+    out = []
+    for series in review.energy(record, held):
+        cap_label = "energy budget per slot" if series.name == "all clusters" else "power cap × slot × PUE"
+        out.append((series, charts.series_chart(series.kwh, title=f"Energy per slot, {series.name}",
+                                                cap=series.cap_kwh, unit=" kWh", cap_label=cap_label,
+                                                fmt=lambda v: f"{v:,.0f}")))
+    return out
+
+
+async def progress(request: Request) -> Response:
+    who = await caller(request, "RoundService/GetRound")
+    service = console(request).service
+    record, _ = await service.get_round(who, request.path_params["round_id"])
+    return JSONResponse(progress_of(service, record), headers={"Cache-Control": "no-store"})
+
+
+async def explanation(request: Request) -> Response:
+    """Why one request got what it got: the solver's reason and the tested counterfactual, as a page or as JSON."""
+    who = await caller(request, "RoundService/Explain")
+    service = console(request).service
+    round_id, request_id = request.path_params["round_id"], request.path_params["request_id"]
+    as_json = request_id.endswith(".json")
+    found = await service.explain(who, round_id, request_id.removesuffix(".json"))
+    change = found.counterfactual
+    if as_json:
+        return JSONResponse({"request_id": found.request_id, "reason": found.reason, "detail": found.detail,
+                             "counterfactual": None if change is None else change.text,
+                             "allocated": found.assignment is not None})
+    return render(request, "round_explain.html", title=f"Why {found.request_id}", found=found, round_id=round_id)
+
+
+Action = Callable[[Service, Principal, str, FormData, str], Awaitable[object]]
+
+
+async def _approve(s: Service, who: Principal, round_id: str, form: FormData, reason: str) -> object:
+    return await s.approve(who, round_id, request_ids(form), reason)
+
+
+async def _reject(s: Service, who: Principal, round_id: str, form: FormData, reason: str) -> object:
+    return await s.reject(who, round_id, request_ids(form), reason)
+
+
+async def _pin(s: Service, who: Principal, round_id: str, form: FormData, reason: str) -> object:
+    return await s.pin(who, pin_of(form), round_id, reason)
+
+
+async def _publish(s: Service, who: Principal, round_id: str, form: FormData, reason: str) -> object:
+    return await s.publish(who, round_id, reason)
+
+
+async def _run(s: Service, who: Principal, round_id: str, form: FormData, reason: str) -> object:
+    return await s.run_round(who, round_id, reason)
+
+
+ACTIONS: dict[str, tuple[str, Action]] = {  # form action -> (the RPC it stands in for, the service call)
+    "approve": ("ReviewService/Approve", _approve),
+    "reject": ("ReviewService/Reject", _reject),
+    "pin": ("ReviewService/Pin", _pin),
+    "publish": ("ReviewService/Publish", _publish),
+    "run": ("RoundService/RunRound", _run),
+}
+
+
+async def act(request: Request) -> Response:
+    """One review action: CSRF first, then the role, then the reason, then the service; back to the page."""
+    name = request.path_params["action"]
+    if name not in ACTIONS:
+        raise InvalidInput("action", f"{name!r} is not one of {', '.join(ACTIONS)}")
+    form = await checked_form(request)
+    method, call = ACTIONS[name]
+    who = await caller(request, method)
+    round_id = request.path_params["round_id"]
+    reason = required_reason(form)
+    await call(console(request).service, who, round_id, form, reason)
+    return RedirectResponse(f"/rounds/{quote(round_id, safe='')}?done={name}#actions", status_code=303)
+
+
+ROUTES = [
+    Route("/rounds", rounds_list),
+    Route("/rounds/{round_id}", review_page, methods=["GET"]),
+    Route("/rounds/{round_id}/progress.json", progress, methods=["GET"]),
+    Route("/rounds/{round_id}/explain/{request_id}", explanation, methods=["GET"]),
+    Route("/rounds/{round_id}/{action}", act, methods=["POST"]),
+]

@@ -1,0 +1,50 @@
+// The round review page: live progress of a running solve, and the tested counterfactual of each rejection on the
+// page, fetched one at a time.  Without script the page still works: a "Refresh" link and a link per rejection.
+"use strict";
+(function () {
+  var POLL_MS = 1000;
+
+  function pollProgress(panel) {
+    var url = panel.getAttribute("data-progress-url");
+    var bar = panel.querySelector("[data-progress-bar]");
+    var percent = panel.querySelector("[data-progress-percent]");
+    var message = panel.querySelector("[data-progress-message]");
+    if (!bar) { return; }
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (p) {
+          bar.value = p.fraction;
+          if (percent) { percent.textContent = Math.round(p.fraction * 100) + "%"; }
+          if (message) { message.textContent = p.phase + (p.message ? ": " + p.message : ""); }
+          if (p.running) { window.setTimeout(tick, POLL_MS); } else { window.location.reload(); }
+        })
+        .catch(function () { window.setTimeout(tick, POLL_MS * 5); });
+    }
+    window.setTimeout(tick, POLL_MS);
+  }
+
+  function explainAll(cells) {
+    var i = 0;
+    function next() {
+      if (i >= cells.length) { return; }
+      var cell = cells[i++];
+      cell.classList.add("pending");
+      fetch(cell.getAttribute("data-explain"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (e) {
+          cell.classList.remove("pending");
+          cell.textContent = e.counterfactual || "no single change places it beside the plan as it stands";
+        })
+        .catch(function () { cell.classList.remove("pending"); })
+        .then(next);
+    }
+    next();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var panel = document.querySelector("[data-progress-url]");
+    if (panel) { pollProgress(panel); }
+    explainAll(Array.prototype.slice.call(document.querySelectorAll("td[data-explain]")));
+  });
+}());
