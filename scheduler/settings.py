@@ -68,6 +68,10 @@ class Settings(BaseModel):
     kuberay_ttl_s: Annotated[int, Field(ge=0)] = 600  # RayJobs are deleted this long after they finish
     # observability (scheduler.metrics, scheduler.logs): Prometheus on its own port (0: off), log lines as text or JSON
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # the web console (scheduler.web) on its own HTTP port (0: off), on http_host (default: host); over TLS
+    # with the gRPC server's certificate when one is configured.  Worker 0 of --workers serves it.
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    http_host: str | None = None
     log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
@@ -90,6 +94,10 @@ class Settings(BaseModel):
     @property
     def tls(self) -> bool:
         return self.tls_cert_file is not None
+
+    @property
+    def console_host(self) -> str:
+        return self.http_host or self.host
 
     @property
     def stale_after_s(self) -> float:

@@ -6,7 +6,9 @@ pass port 0 and read the real one back.  ``serve`` runs the whole thing for
 ``solving``, start, sweep for stale clusters every ``staleness_check_s``, and on
 SIGTERM or SIGINT stop gracefully: health turns NOT_SERVING, new calls are refused,
 calls in flight get ``grace_s`` to finish, then solves are stopped and the store is
-closed (queued writes finish first).
+closed (queued writes finish first).  With ``http_port`` set, worker 0 also serves the
+web console (:mod:`scheduler.web`) on the same loop, over the same service, with this
+module's role table (:func:`scheduler.api.auth.allowed`); it stops before the gRPC server.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from scheduler.api import servicers
-from scheduler.api.auth import Guard
+from scheduler.api.auth import Guard, allowed
 from scheduler.api.gen.allmende.v1 import (
     execution_pb2,
     execution_pb2_grpc,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from scheduler.execution.backend import Backend
     from scheduler.execution.executor import BackendFor
     from scheduler.execution.kuberay_manifest import KubeRayOptions
+    from scheduler.web.server import Listening
 
 log = logging.getLogger("allmende.server")
 
@@ -195,6 +198,19 @@ def kuberay_options(settings: Settings) -> KubeRayOptions | None:
                           ttl_seconds_after_finished=settings.kuberay_ttl_s)
 
 
+async def start_console(service: Service, settings: Settings) -> Listening:
+    """The web console on ``http_host:http_port``, over TLS when the gRPC server has a certificate."""
+    from scheduler.web.app import create_app
+    from scheduler.web.server import listen
+
+    app = create_app(service, allowed, secure=settings.tls)
+    listening = await listen(app, settings.console_host, settings.http_port, cert=settings.tls_cert_file,
+                             key=settings.tls_key_file)
+    scheme = "https" if settings.tls else "http"
+    log.info("web console on %s://%s:%d/", scheme, settings.console_host, listening.port)
+    return listening
+
+
 async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | None] | None = None, *,
                 duties: bool = True, stop_when: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT (or ``stop_when``).  ``duties``: recover rounds at start and sweep
@@ -213,6 +229,7 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
             if recovered:
                 log.warning("rounds left solving by a stopped server marked failed: %s", ", ".join(recovered))
         running = await _build(service, settings, metrics)
+        console = await start_console(service, settings) if duties and settings.http_port else None
         await running.server.start()
         log.info("allmende serving on %s:%d (%s)", settings.host, running.port, "TLS" if settings.tls else "plaintext")
         if running.agent_port is not None:
@@ -240,6 +257,8 @@ async def serve(settings: Settings, ready: Callable[[int], Awaitable[None] | Non
             executor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await executor  # its Ray head stops
+        if console is not None:
+            await console.stop()
         await stop(running, service, settings.grace_s)
     finally:
         if metrics is not None:

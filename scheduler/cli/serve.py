@@ -14,7 +14,7 @@ err = Console(stderr=True)
 # The flags that override a setting of the same name (scheduler.settings).
 SETTINGS = ("database_url", "host", "port", "agent_port", "tls_cert_file", "tls_key_file", "client_ca_file",
             "heartbeat_interval_s", "stale_after_missed", "solver_executor", "workers", "execute",
-            "execution_seconds_per_slot", "local_ray_address", "metrics_port", "log_format")
+            "execution_seconds_per_slot", "local_ray_address", "metrics_port", "http_port", "http_host", "log_format")
 
 
 def register(sub: Any) -> None:
@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     p.add_argument("--local-ray-address", dest="local_ray_address", metavar="URL",
                    help="dashboard URL of an existing Ray head to use instead of starting one")
     p.add_argument("--metrics-port", dest="metrics_port", type=int, help="Prometheus metrics port (default 0: off)")
+    p.add_argument("--http-port", dest="http_port", type=int,
+                   help="serve the web console on this port (default 0: off)")
+    p.add_argument("--http-host", dest="http_host", help="the web console's host (default: --host)")
     p.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="log lines (default text)")
     p.set_defaults(func=cmd_serve)
 

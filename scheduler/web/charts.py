@@ -1,0 +1,217 @@
+"""Server-rendered SVG charts: no script, no inline style, every text escaped, axes that always hold the data.
+
+Three shapes cover the console's figures:
+
+- :func:`bar_chart`: horizontal bars with an optional reference mark on each (attainment against share);
+- :func:`series_chart`: a series over slots against a cap (energy per slot against the energy cap), drawn as
+  steps (a slot's value holds for the whole slot) or as a line;
+- :func:`stacked_bars`: horizontal bars split into named parts (GPU-hours per cluster by category).
+
+An axis runs from ``min(0, data)`` to a round number at or above every value it must show (the data, the
+references and the cap), so nothing is drawn off the plot.  Colours come from CSS classes (``series-N``,
+``reference``, ``cap``) in ``static/console.css``: the Content-Security-Policy allows no inline styles.
+Each plotted datum carries ``class="datum"`` and the plot area ``class="plot-area"``, which the tests read.
+Bad input (NaN, infinities, negative bars) raises ``ValueError`` naming the datum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+WIDTH = 640
+ROW = 26  # height of one bar row
+PAD = 8
+TICKS = 4
+SERIES = 8  # series-0 .. series-7 in the stylesheet
+MAX_LABEL = 28  # characters of a label shown; the whole label is in its tooltip
+Format = Callable[[float], str]
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    reference: float | None = None  # a mark across the bar: the target it is read against
+
+
+@dataclass(frozen=True)
+class Stack:
+    label: str
+    parts: Mapping[str, float] = field(default_factory=dict)  # part name -> value, drawn in the order given
+
+
+def plain(value: float) -> str:
+    """A tick or value label: thousands separated, at most two decimals, no trailing zeros."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``value`` (1 for nothing to show)."""
+    if value <= 0:
+        return 1.0
+    base = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if step * base >= value * (1 - 1e-12):
+            return step * base
+    return 10.0 * base  # pragma: no cover - the loop ends at 10 × base, which is always enough
+
+
+def axis(values: Sequence[float]) -> tuple[float, float]:
+    """(low, high) of an axis that holds every value: from ``min(0, values)`` to a nice number above them."""
+    low = min(0.0, *values) if values else 0.0
+    high = max(0.0, *values) if values else 0.0
+    top = nice_ceiling(high) if high > 0 else (0.0 if low < 0 else 1.0)
+    bottom = -nice_ceiling(-low) if low < 0 else 0.0
+    return bottom, top
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {value} is not a finite number")
+    return float(value)
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _svg(title: str, height: float, body: list[str]) -> Markup:
+    t = escape(title)
+    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{t}" '
+                  f'xmlns="http://www.w3.org/2000/svg"><title>{t}</title>{"".join(body)}</svg>')
+
+
+def _x_ticks(low: float, high: float, x: Callable[[float], float], top: float, bottom: float,
+             fmt: Format) -> list[str]:
+    out = []
+    for i in range(TICKS + 1):
+        v = low + (high - low) * i / TICKS
+        px = x(v)
+        out.append(f'<line class="grid" x1="{px:.1f}" y1="{top:.1f}" x2="{px:.1f}" y2="{bottom:.1f}"/>'
+                   f'<text class="tick" x="{px:.1f}" y="{bottom + 14:.1f}" text-anchor="middle">'
+                   f"{escape(fmt(v))}</text>")
+    return out
+
+
+def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", fmt: Format = plain,
+              reference_label: str = "") -> Markup:
+    """Horizontal bars, one row each, with an optional reference mark; the value is written after each bar."""
+    values = [_finite(f"{b.label} value", b.value) for b in bars]
+    refs = [_finite(f"{b.label} reference", b.reference) for b in bars if b.reference is not None]
+    if any(v < 0 for v in values):
+        raise ValueError("bar values must not be negative")
+    _, high = axis([*values, *refs])
+    label_w = min(max((len(_label(b.label)) for b in bars), default=4) * 7 + 12, 220)
+    left, right = label_w, WIDTH - 70
+    top = 10 + (18 if reference_label else 0)
+    bottom = top + max(len(bars), 1) * ROW
+    def x(v: float) -> float:
+        return left + (right - left) * v / high
+    body = [f'<rect class="plot-area" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>',
+            *_x_ticks(0.0, high, x, top, bottom, fmt)]
+    if reference_label:
+        body.append(f'<line class="reference" x1="{left}" y1="8" x2="{left}" y2="20"/>'
+                    f'<text class="legend" x="{left + 6}" y="18">{escape(reference_label)}</text>')
+    for i, b in enumerate(bars):
+        y = top + i * ROW
+        tip = escape(f"{b.label}: {fmt(b.value)}{unit}" + (f" (reference {fmt(b.reference)}{unit})"
+                                                            if b.reference is not None else ""))
+        body.append(f'<g><title>{tip}</title>'
+                    f'<text class="label" x="{left - 6}" y="{y + ROW / 2 + 4:.1f}" text-anchor="end">'
+                    f"{escape(_label(b.label))}</text>"
+                    f'<rect class="datum series-{i % SERIES}" x="{left}" y="{y + 5}" width="{x(b.value) - left:.1f}" '
+                    f'height="{ROW - 10}"/>'
+                    f'<text class="value" x="{x(b.value) + 4:.1f}" y="{y + ROW / 2 + 4:.1f}">'
+                    f"{escape(fmt(b.value) + unit)}</text>")
+        if b.reference is not None:
+            rx = x(b.reference)
+            body.append(f'<line class="datum reference" x1="{rx:.1f}" y1="{y + 2}" x2="{rx:.1f}" y2="{y + ROW - 2}"/>')
+        body.append("</g>")
+    return _svg(title, bottom + 24, body)
+
+
+def stacked_bars(stacks: Sequence[Stack], *, title: str, unit: str = "", fmt: Format = plain) -> Markup:
+    """Horizontal bars split into parts; each part name keeps its colour across bars, with a legend on top."""
+    names = list(dict.fromkeys(n for s in stacks for n in s.parts))
+    for s in stacks:
+        for n, v in s.parts.items():
+            if _finite(f"{s.label}/{n}", v) < 0:
+                raise ValueError(f"{s.label}/{n}: stacked parts must not be negative")
+    totals = [sum(s.parts.values()) for s in stacks]
+    _, high = axis(totals)
+    label_w = min(max((len(_label(s.label)) for s in stacks), default=4) * 7 + 12, 220)
+    left, right = label_w, WIDTH - 70
+    legend_rows = max(1, math.ceil(len(names) / 4))
+    top = 10 + 18 * legend_rows
+    bottom = top + max(len(stacks), 1) * ROW
+    def x(v: float) -> float:
+        return left + (right - left) * v / high
+    body = [f'<rect class="plot-area" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>',
+            *_x_ticks(0.0, high, x, top, bottom, fmt)]
+    colour = {n: i % SERIES for i, n in enumerate(names)}
+    for i, n in enumerate(names):
+        lx, ly = left + (i % 4) * 140, 8 + 18 * (i // 4)
+        body.append(f'<rect class="series-{colour[n]}" x="{lx}" y="{ly}" width="10" height="10"/>'
+                    f'<text class="legend" x="{lx + 14}" y="{ly + 9}">{escape(_label(n))}</text>')
+    for i, (s, total) in enumerate(zip(stacks, totals, strict=True)):
+        y = top + i * ROW
+        body.append(f'<text class="label" x="{left - 6}" y="{y + ROW / 2 + 4:.1f}" text-anchor="end">'
+                    f"<title>{escape(s.label)}</title>{escape(_label(s.label))}</text>")
+        start = 0.0
+        for n, v in s.parts.items():
+            if v <= 0:
+                continue
+            body.append(f'<rect class="datum series-{colour[n]}" x="{x(start):.1f}" y="{y + 5}" '
+                        f'width="{x(start + v) - x(start):.1f}" height="{ROW - 10}">'
+                        f"<title>{escape(f'{s.label} / {n}: {fmt(v)}{unit}')}</title></rect>")
+            start += v
+        body.append(f'<text class="value" x="{x(total) + 4:.1f}" y="{y + ROW / 2 + 4:.1f}">'
+                    f"{escape(fmt(total) + unit)}</text>")
+    return _svg(title, bottom + 24, body)
+
+
+def series_chart(values: Sequence[float], *, title: str, cap: float | None = None, unit: str = "",
+                 x_label: str = "slot", cap_label: str = "cap", step: bool = True, fmt: Format = plain) -> Markup:
+    """One value per slot against an optional cap; ``step`` holds each value across its slot."""
+    points = [_finite(f"{x_label} {i}", v) for i, v in enumerate(values)]
+    limit = None if cap is None else _finite(cap_label, cap)
+    low, high = axis([*points, *([] if limit is None else [limit])])
+    left, right, top, bottom = 64, WIDTH - 16, 28, 208
+    n = max(len(points), 1)
+    def x(i: float) -> float:
+        return left + (right - left) * i / n
+    def y(v: float) -> float:
+        return bottom - (bottom - top) * (v - low) / (high - low)
+    body = [f'<rect class="plot-area" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>']
+    for i in range(TICKS + 1):
+        v = low + (high - low) * i / TICKS
+        body.append(f'<line class="grid" x1="{left}" y1="{y(v):.1f}" x2="{right}" y2="{y(v):.1f}"/>'
+                    f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{escape(fmt(v))}</text>')
+    every = max(1, math.ceil(n / 12))
+    for i in range(0, n + 1, every):
+        body.append(f'<text class="tick" x="{x(i):.1f}" y="{bottom + 14}" text-anchor="middle">{i}</text>')
+    body.append(f'<text class="axis-label" x="{right}" y="{bottom + 30}" text-anchor="end">{escape(x_label)}</text>')
+    if points:
+        if step:
+            coords = [f"{x(i):.1f},{y(v):.1f} {x(i + 1):.1f},{y(v):.1f}" for i, v in enumerate(points)]
+        else:
+            coords = [f"{x(i + 0.5):.1f},{y(v):.1f}" for i, v in enumerate(points)]
+        body.append(f'<polyline class="datum series-line" points="{" ".join(coords)}"/>')
+        for i, v in enumerate(points):
+            cx = x(i + 0.5)
+            body.append(f'<circle class="datum series-point" cx="{cx:.1f}" cy="{y(v):.1f}" r="3">'
+                        f"<title>{escape(f'{x_label} {i}: {fmt(v)}{unit}')}</title></circle>")
+    legend = f'<line class="series-line" x1="{left}" y1="12" x2="{left + 18}" y2="12"/>' \
+             f'<text class="legend" x="{left + 22}" y="16">{escape(title)}</text>'
+    if limit is not None:
+        body.append(f'<line class="datum cap" x1="{left}" y1="{y(limit):.1f}" x2="{right}" y2="{y(limit):.1f}">'
+                    f"<title>{escape(f'{cap_label}: {fmt(limit)}{unit}')}</title></line>")
+        legend += (f'<line class="cap" x1="{left + 260}" y1="12" x2="{left + 278}" y2="12"/>'
+                   f'<text class="legend" x="{left + 282}" y="16">{escape(f"{cap_label} ({fmt(limit)}{unit})")}</text>')
+    body.append(legend)
+    return _svg(title, bottom + 36, body)

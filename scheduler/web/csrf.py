@@ -1,0 +1,37 @@
+"""CSRF: every POST carries its session's token in the form, and comes from this origin; otherwise 403.
+
+The session cookie is SameSite=Strict, but another port of the same host is the same *site* to a
+browser, so the cookie alone proves nothing: the token does.  Handlers of state-changing forms call
+:func:`checked_form` first and read the form only from it, so a refused post changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from scheduler.web.context import console
+from scheduler.web.session import current
+
+FIELD = "csrf"
+MAX_FIELDS = 200
+
+
+class CsrfRefused(Exception):
+    """A post without this session's CSRF token, or from another origin: refused before anything is read."""
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once its origin and CSRF token check out; :class:`CsrfRefused` otherwise."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise CsrfRefused(f"a form posted from {origin} is refused: forms are accepted from this site's pages only")
+    session = current(request, console(request).sessions)
+    form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    sent = form.get(FIELD)
+    if session is None or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise CsrfRefused("this form's security token is missing or has expired: reload the page and try again")
+    return form
