@@ -21,8 +21,8 @@ from markupsafe import Markup
 
 from solver.problem import Horizon
 
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-           "#bab0ac")  # Tableau 10: distinct for the common forms of colour blindness
+PALETTE = ("#1f5fa8", "#e07b24", "#2e9e6a", "#9a4fb5", "#c8374e", "#4aa3c8", "#8a7a2b", "#6b7280")
+# the console's series colours (--s0 .. --s7 in console.css), so a category has one colour in every chart
 WIDTH, LEFT, RIGHT, TOP, AXIS = 960, 8, 8, 6, 38  # px of the viewBox
 LANE_PX, MIN_LANE_PX, MAX_LANES_PX = 18.0, 3.0, 480.0
 TICK_STEPS = (1, 2, 3, 4, 6, 8, 12, 24, 48, 72, 96, 168, 336, 672)  # slots between ticks: hours, days, weeks

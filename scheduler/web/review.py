@@ -239,30 +239,33 @@ def categories(record: RoundRecord) -> list[CategoryRow]:
     return rows
 
 
-def metrics(record: RoundRecord) -> list[tuple[str, str]]:
-    """The plan's headline figures as (label, value) pairs, in the order an operator reads them."""
+def metrics(record: RoundRecord) -> list[tuple[str, str, str]]:
+    """The plan's headline figures as (label, value, note), in the order an operator reads them."""
     if record.plan is None:
         return []
     m, s = record.plan.metrics, record.plan.solver
     gap = "—" if s.bound <= 0 else f"{max(0.0, 1.0 - m.value / s.bound):.1%}"  # as the live progress line reads it
     spread = m.level_spread
-    ratio = "—" if spread is None else "∞ (lowest level 0)" if spread.ratio is None else \
-        f"{spread.ratio:.2f} ({spread.highest} over {spread.lowest})"
+    if spread is None:
+        ratio, between = "—", "no category held back"
+    else:
+        ratio = "∞" if spread.ratio is None else f"{spread.ratio:.2f}"
+        between = f"{spread.highest} over {spread.lowest}"
     return [
-        ("value", f"{m.value:,.1f}"),
-        ("bound", f"{s.bound:,.1f}"),
-        ("gap", gap),
-        ("assigned", f"{m.assigned:,}"),
-        ("rejected", f"{m.rejected:,}"),
-        ("wasted", f"{m.wasted:,}"),
-        ("justified complaints", f"{m.justified_complaints:,}"),
-        ("level spread", ratio),
-        ("min attainment", f"{m.min_attainment:.3f}"),
-        ("Jain's index", f"{m.jain:.3f}"),
-        ("GPU-hours", f"{m.gpu_hours:,.0f}"),
-        ("energy", f"{m.energy_mwh:,.2f} MWh"),
-        ("CO2", f"{m.co2_t:,.3f} t"),
-        ("solver", f"{s.status} · {s.policy or record.objective} · {s.wall_seconds:.1f} s"),
+        ("value", f"{m.value:,.1f}", "Σ merit × work"),
+        ("bound", f"{s.bound:,.1f}", "upper bound on the value"),
+        ("gap", gap, "value below the bound"),
+        ("assigned", f"{m.assigned:,}", "requests placed"),
+        ("rejected", f"{m.rejected:,}", "requests left out"),
+        ("wasted", f"{m.wasted:,}", "left out, yet would fit as planned"),
+        ("justified complaints", f"{m.justified_complaints:,}", "a lower-level category holds its place"),
+        ("level spread", ratio, between),
+        ("min attainment", f"{m.min_attainment:.3f}", "lowest work over fair share"),
+        ("Jain's index", f"{m.jain:.3f}", "1 is perfectly even"),
+        ("GPU-hours", f"{m.gpu_hours:,.0f}", "as planned"),
+        ("energy", f"{m.energy_mwh:,.2f} MWh", "board power × PUE"),
+        ("CO2", f"{m.co2_t:,.3f} t", "where clusters report carbon"),
+        ("solver", s.status, f"{s.policy or record.objective} · {s.wall_seconds:.1f} s"),
     ]
 
 

@@ -154,8 +154,7 @@ def _energy_charts(record: RoundRecord, held: list[Any]) -> list[Any]:
     for series in review.energy(record, held):
         cap_label = "energy budget per slot" if series.name == "all clusters" else "power cap × slot × PUE"
         out.append((series, charts.series_chart(series.kwh, title=f"Energy per slot, {series.name}",
-                                                cap=series.cap_kwh, unit=" kWh", cap_label=cap_label,
-                                                fmt=lambda v: f"{v:,.0f}")))
+                                                cap=series.cap_kwh, unit=" kWh", cap_label=cap_label)))
     return out
 
 

@@ -19,7 +19,8 @@
           if (message) { message.textContent = p.phase + (p.message ? ": " + p.message : ""); }
           if (p.running) { window.setTimeout(tick, POLL_MS); } else { window.location.reload(); }
         })
-        .catch(function () { window.setTimeout(tick, POLL_MS * 5); });
+        // Refused (a Content-Security-Policy without connect-src 'self') or offline: reload the whole page instead.
+        .catch(function () { window.setTimeout(function () { window.location.reload(); }, POLL_MS * 3); });
     }
     window.setTimeout(tick, POLL_MS);
   }
