@@ -16,7 +16,7 @@ from scheduler.service import Explanation
 from scheduler.states import RequestState
 from scheduler.web.context import console
 from scheduler.web.csrf import checked_form
-from scheduler.web.gate import caller
+from scheduler.web.gate import caller, may
 from scheduler.web.pages import page_request, render
 
 EXPLAINED = frozenset({RequestState.ALLOCATED, RequestState.REJECTED})  # the round is decided
@@ -49,10 +49,8 @@ async def request_page(request: Request) -> Response:
     service = console(request).service
     record = await service.get_request(who, request.path_params["request_id"])
     explanation: Explanation | None = None
-    if record.round_id is not None and record.state in EXPLAINED:
-        roles = console(request).allowed("/allmende.v1.RoundService/Explain")
-        if roles is None or who.role in roles:
-            explanation = await service.explain(who, record.round_id, record.id)
+    if record.round_id is not None and record.state in EXPLAINED and await may(request, "RoundService/Explain"):
+        explanation = await service.explain(who, record.round_id, record.id)
     return render(request, "request.html", title=record.title, record=record, explanation=explanation,
                   withdrawable=record.state == RequestState.SUBMITTED, max_reason=MAX_REASON)
 

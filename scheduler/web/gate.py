@@ -44,6 +44,13 @@ async def who(request: Request) -> Principal:
     return found
 
 
+async def may(request: Request, method: str) -> bool:
+    """Whether the caller may do what ``method`` does (for links and sections shown only to some roles)."""
+    found = await who(request)
+    roles = console(request).allowed(rpc(method))
+    return roles is None or found.role in roles
+
+
 async def caller(request: Request, method: str) -> Principal:
     """The principal who may do what ``method`` does; :class:`LoginRequired` or ``PermissionDenied`` otherwise."""
     found = await who(request)

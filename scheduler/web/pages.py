@@ -31,7 +31,7 @@ from scheduler.service import known_cursor
 from scheduler.store import PageRequest
 from scheduler.web.context import console
 from scheduler.web.csrf import FIELD, CsrfRefused
-from scheduler.web.gate import LoginRequired
+from scheduler.web.gate import LoginRequired, rpc
 from scheduler.web.session import Session, current
 
 STATUS: dict[type[DomainError], int] = {
@@ -88,7 +88,7 @@ def render(request: Request, template: str, status_code: int = 200, *, session: 
     session = session or current(request, console(request).sessions)
     allowed = console(request).allowed
     nav = [(href, label) for href, label, method in NAV
-           if method is None or (who.role is not None and who.role in (allowed("/allmende.v1." + method) or ()))]
+           if method is None or (who.role is not None and who.role in (allowed(rpc(method)) or ()))]
     html = ENV.get_template(template).render(
         request=request, path=request.url.path, who=who, nav=nav, csrf=session.csrf if session else "",
         csrf_field=FIELD, **context)
