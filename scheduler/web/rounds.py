@@ -127,7 +127,7 @@ async def review_page(request: Request) -> Response:
     entries, more = await audit_trail(service, who, round_id)
     rows = review.plan_rows(record, held, names)
     bars = review.gantt_bars(record, held, names)
-    palette = gantt.colours(q.category for q in record.problem.requests) if record.problem else {}
+    palette = gantt.colours(_categories(record))
     cats = review.categories(record)
     return render(
         request, "round.html", title=f"Round {round_id}", record=record, query=query,
@@ -139,6 +139,13 @@ async def review_page(request: Request) -> Response:
         progress=progress_of(service, record), done=request.query_params.get("done", ""),
         clusters=sorted(c.id for c in record.problem.clusters) if record.problem else [],
         gpu_types=sorted(record.problem.gpu_types) if record.problem else [])
+
+
+def _categories(record: RoundRecord) -> set[str]:
+    """Every category the round names, as the plan's metrics list them, so the charts agree on colours."""
+    if record.problem is None:
+        return set()
+    return {q.category for q in record.problem.requests} | set(record.problem.policy.category_shares)
 
 
 def _category_chart(cats: list[review.CategoryRow]) -> Any:
