@@ -150,7 +150,7 @@ async def measure(size: str, repeat: int) -> tuple[int, list[Timing], float]:
                 timings = [
                     await timed(client, "review page, first 200 rows", f"/rounds/{solved}", repeat),
                     await timed(client, "review page, search + sort, page 2",
-                                f"/rounds/{solved}?q=research&sort=-energy&page=2", repeat),
+                                f"/rounds/{solved}?q=university&sort=-energy&page=2", repeat),
                     await timed(client, "baseline: progress JSON, same round", f"/rounds/{solved}/progress.json",
                                 repeat),
                     await timed(client, "baseline: review page, empty round", f"/rounds/{empty}", repeat),

@@ -2,7 +2,8 @@
 
 Each cluster gets one chart: its allocations packed into lanes (an allocation takes the
 first lane free from its start slot on, so concurrent allocations never overlap and a lane
-holds a sequence of them), coloured by category, labelled where the bar is wide enough,
+holds a sequence of them), coloured by category, labelled with the organisation where the bar
+is wide enough (the tooltip names the request),
 over a time axis that reads in slots and in the dates they stand for.  A chart of hundreds
 of lanes shrinks its lanes instead of growing without bound, so a 10,000-request round
 stays a page one can scroll.  Colours are presentation attributes, never ``style``: the
@@ -35,7 +36,7 @@ class Bar:
     """One allocation as the chart draws it; ``faded`` for one rejected in review, ``pinned`` for a pinned one."""
 
     request_id: str
-    title: str
+    org: str  # the label: who gets the capacity
     category: str
     gpus: int
     gpu_type: str
@@ -113,7 +114,7 @@ def _bar(bar: Bar, y: float, lane_h: float, per_slot: float, horizon: Horizon, p
     h = max(lane_h - (2 if lane_h >= 8 else 0.5), 1.0)
     fill = palette.get(bar.category, "#888")
     start, end = slot_label(horizon, bar.start_slot), slot_label(horizon, bar.end_slot)
-    tip = escape(f"{bar.request_id} · {bar.title} · {bar.category} · {bar.gpus}×{bar.gpu_type} · "
+    tip = escape(f"{bar.request_id} · {bar.org} · {bar.category} · {bar.gpus}×{bar.gpu_type} · "
                  f"slots {bar.start_slot}–{bar.end_slot} ({start} – {end}) · {bar.state}")
     extra = ' fill-opacity="0.3" stroke="#555" stroke-dasharray="3 2"' if bar.faded else \
         ' stroke="#111" stroke-width="1.5"' if bar.pinned else ""
@@ -122,6 +123,6 @@ def _bar(bar: Bar, y: float, lane_h: float, per_slot: float, horizon: Horizon, p
     fits = int((w - 6) / 6.2)  # characters that fit, at about 6.2 px each
     if lane_h < 13 or fits < 4:
         return rect
-    text = bar.title if len(bar.title) <= fits else bar.title[: fits - 1] + "…"
+    text = bar.org if len(bar.org) <= fits else bar.org[: fits - 1] + "…"
     return (f'<g>{rect}<text x="{x + 3:.1f}" y="{y + h / 2 + 4.5:.1f}" fill="#fff" font-size="10" '
             f'pointer-events="none">{escape(text)}</text></g>')

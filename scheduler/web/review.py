@@ -1,7 +1,7 @@
 """The round review page as data: a round's plan as rows, figures and pages, with no I/O.
 
-Built from what the service returns (the round record, its allocations and the titles of its
-requests), so the page is a function of the store's state and a test can read it without a
+Built from what the service returns (the round record, its allocations and the titles of the
+requests shown), so the page is a function of the store's state and a test can read it without a
 browser.  Every request of the round's problem is one row of the plan table: its allocation if
 one stands or was decided in review (superseded ones, left by a pin's re-solve, are history),
 else the solver's rejection.  The table is paged on the server (``?page=&sort=&q=``), so a
@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Generic, TypeVar
 
 from scheduler.domain import AllocationRecord, RoundRecord
@@ -22,7 +23,7 @@ from scheduler.errors import InvalidInput
 from scheduler.ledger import REVIEW_REJECTED
 from scheduler.states import AllocationState
 from scheduler.web.gantt import Bar
-from solver.plan import REASONS, Rejection
+from solver.plan import REASONS
 from solver.problem import Horizon, Problem
 
 PAGE_SIZE = 200
@@ -160,26 +161,43 @@ def slot_time(horizon: Horizon, slot: int) -> datetime:
 
 
 def plan_rows(record: RoundRecord, held: Sequence[AllocationRecord], titles: Mapping[str, str]) -> list[PlanRow]:
-    """One row per request of the round's problem, in request order; empty before the round has a plan."""
+    """One row per request of the round's problem, in request order; empty before the round has a plan.
+
+    ``titles`` may be partial (or empty): a page shows the titles of its own rows (:func:`retitle`), and only a
+    search or a sort by title needs every title of the round.
+    """
     problem = record.problem
     if problem is None or record.plan is None:
         return []
+    h = problem.horizon
     current = {a.request_id: a for a in held if a.state != AllocationState.SUPERSEDED}
-    rejected = {x.request: x for x in record.plan.rejected}
+    rejected = {x.request: x.reason for x in record.plan.rejected}
     rows = []
     for q in problem.requests:
-        row = PlanRow(request_id=q.id, title=titles.get(q.id, ""), org=q.org, category=q.category, gpus=q.gpus,
-                      merit=q.merit, state=SOLVER_REJECTED)
         a = current.get(q.id)
         if a is None:
-            x = rejected.get(q.id)
-            rows.append(replace(row, reason=x.reason if x else REVIEW_REJECTED))
+            rows.append(PlanRow(q.id, titles.get(q.id, ""), q.org, q.category, q.gpus, q.merit, SOLVER_REJECTED,
+                                reason=rejected.get(q.id, REVIEW_REJECTED)))
             continue
-        h = problem.horizon
-        rows.append(replace(row, state=str(a.state), cluster=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot,
-                            end_slot=a.end_slot, start=slot_time(h, a.start_slot), end=slot_time(h, a.end_slot),
-                            energy_kwh=a.energy_kwh, co2_kg=a.co2_kg, pinned=a.pinned))
+        rows.append(PlanRow(q.id, titles.get(q.id, ""), q.org, q.category, q.gpus, q.merit, str(a.state),
+                            cluster=a.cluster, gpu_type=a.gpu_type, start_slot=a.start_slot, end_slot=a.end_slot,
+                            start=slot_time(h, a.start_slot), end=slot_time(h, a.end_slot), energy_kwh=a.energy_kwh,
+                            co2_kg=a.co2_kg, pinned=a.pinned))
     return rows
+
+
+def needs_titles(query: TableQuery) -> bool:
+    """Whether the table needs every title of the round before it can page: to search them, or to sort by them."""
+    return bool(query.q) or query.sort == "title"
+
+
+Titled = TypeVar("Titled", PlanRow, RejectionRow)
+
+
+def retitle(page: Paged[Titled], titles: Mapping[str, str]) -> Paged[Titled]:
+    """The page with its rows' titles filled in from ``titles`` (read for these rows only)."""
+    items = [replace(r, title=titles.get(r.request_id, r.title)) for r in page.items]
+    return Paged(items, page.page, page.pages, page.total, page.size)
 
 
 def matches(row: PlanRow, needle: str) -> bool:
@@ -206,20 +224,18 @@ def table(rows: Sequence[PlanRow], query: TableQuery, size: int = PAGE_SIZE) -> 
     return page_of(kept, query.page, size, "page")
 
 
-def rejections(record: RoundRecord, titles: Mapping[str, str], page: int,
-               size: int = REJECTIONS_PAGE_SIZE) -> Paged[RejectionRow]:
-    """The solver's rejections, by request id, with the sentence each reason stands for."""
+def rejections(record: RoundRecord, page: int, size: int = REJECTIONS_PAGE_SIZE) -> Paged[RejectionRow]:
+    """The solver's rejections by request id, with the sentence each reason stands for; titles come by
+    :func:`retitle`, for the page's rows."""
     if record.problem is None or record.plan is None:
         return page_of([], 1, size, "rpage")
+    ordered = sorted(record.plan.rejected, key=lambda x: x.request)
+    cut = page_of(ordered, page, size, "rpage")
     asked = {q.id: q for q in record.problem.requests}
-    rows = [_rejection(x, asked[x.request].org if x.request in asked else "",
-                       asked[x.request].category if x.request in asked else "", titles.get(x.request, ""))
-            for x in sorted(record.plan.rejected, key=lambda x: x.request)]
-    return page_of(rows, page, size, "rpage")
-
-
-def _rejection(x: Rejection, org: str, category: str, title: str) -> RejectionRow:
-    return RejectionRow(x.request, title, org, category, x.reason, REASONS.get(x.reason, x.reason), x.detail)
+    rows = [RejectionRow(x.request, "", asked[x.request].org if x.request in asked else "",
+                         asked[x.request].category if x.request in asked else "", x.reason,
+                         REASONS.get(x.reason, x.reason), x.detail) for x in cut.items]
+    return Paged(rows, cut.page, cut.pages, cut.total, cut.size)
 
 
 def categories(record: RoundRecord) -> list[CategoryRow]:
@@ -291,13 +307,14 @@ def energy(record: RoundRecord, held: Sequence[AllocationRecord]) -> list[Energy
     slots, hours = problem.horizon.slots, problem.horizon.slot_hours
     gpus = {q.id: q.gpus for q in problem.requests}
     pues = {c.id: c.pue for c in problem.clusters}
-    per_cluster: dict[str, list[float]] = defaultdict(lambda: [0.0] * slots)
+    steps: dict[str, list[float]] = defaultdict(lambda: [0.0] * (slots + 1))  # + at the start, - at the end
     for a in _live(held):
         tdp = problem.gpu_types[a.gpu_type].tdp_watts if a.gpu_type in problem.gpu_types else 0.0
         kwh = gpus.get(a.request_id, 0) * tdp / 1000.0 * hours * pues.get(a.cluster, 1.0)
-        line = per_cluster[a.cluster]
-        for s in range(a.start_slot, min(a.end_slot, slots)):
-            line[s] += kwh
+        line = steps[a.cluster]
+        line[min(a.start_slot, slots)] += kwh
+        line[min(a.end_slot, slots)] -= kwh
+    per_cluster = {c: list(accumulate(line[:slots])) for c, line in steps.items()}
     total = [sum(line[s] for line in per_cluster.values()) for s in range(slots)]
     budget = problem.policy.energy_budget_mwh
     out = [EnergySeries("all clusters", total, None if budget is None else budget * 1000.0 / slots)]
@@ -312,8 +329,7 @@ def _live(held: Sequence[AllocationRecord]) -> list[AllocationRecord]:
     return [a for a in held if a.state not in gone]
 
 
-def gantt_bars(record: RoundRecord, held: Sequence[AllocationRecord],
-               titles: Mapping[str, str]) -> dict[str, list[Bar]]:
+def gantt_bars(record: RoundRecord, held: Sequence[AllocationRecord]) -> dict[str, list[Bar]]:
     """Bars per cluster (every cluster of the problem, even an idle one), review-rejected ones faded."""
     problem: Problem | None = record.problem
     if problem is None:
@@ -325,7 +341,7 @@ def gantt_bars(record: RoundRecord, held: Sequence[AllocationRecord],
         if a.state == AllocationState.SUPERSEDED or q is None:
             continue
         out.setdefault(a.cluster, []).append(Bar(
-            request_id=a.request_id, title=titles.get(a.request_id, ""), category=q.category, gpus=q.gpus,
-            gpu_type=a.gpu_type, start_slot=a.start_slot, end_slot=a.end_slot, state=str(a.state), pinned=a.pinned,
+            request_id=a.request_id, org=q.org, category=q.category, gpus=q.gpus, gpu_type=a.gpu_type,
+            start_slot=a.start_slot, end_slot=a.end_slot, state=str(a.state), pinned=a.pinned,
             faded=a.state == AllocationState.REJECTED))
     return out

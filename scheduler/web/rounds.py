@@ -11,6 +11,7 @@ from ``/rounds/{id}/progress.json``, which ``static/review.js`` polls (a refresh
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -84,6 +85,11 @@ async def titles(service: Service, who: Principal, round_id: str) -> dict[str, s
         cursor = page.next_cursor
 
 
+async def titles_of(service: Service, who: Principal, request_ids: list[str]) -> dict[str, str]:
+    """Request id -> title for the requests named, each read as GetRequest reads it."""
+    return {r.id: r.title for r in await asyncio.gather(*(service.get_request(who, i) for i in request_ids))}
+
+
 async def audit_trail(service: Service, who: Principal, round_id: str) -> tuple[list[AuditEntry], bool]:
     """The round's audit entries, newest first (at most :data:`AUDIT_SHOWN`), and whether there are more."""
     entries: list[AuditEntry] = []
@@ -117,26 +123,34 @@ async def rounds_list(request: Request) -> Response:
 
 
 async def review_page(request: Request) -> Response:
-    """The review page of one round (``round.html``): everything an operator decides on, and the forms to decide."""
+    """The review page of one round (``round.html``): everything an operator decides on, and the forms to decide.
+
+    The titles of a round's requests are read for the rows shown, unless a search or a sort by title needs all
+    of them: for a 10,000-request round, reading every request costs more than the rest of the page.
+    """
     who = await caller(request, "RoundService/GetPlan")
     service = console(request).service
     round_id = request.path_params["round_id"]
     query = review.parse_query(request.query_params)
-    record, held = await service.get_round(who, round_id)
-    names = await titles(service, who, round_id)
-    entries, more = await audit_trail(service, who, round_id)
-    rows = review.plan_rows(record, held, names)
-    bars = review.gantt_bars(record, held, names)
-    palette = gantt.colours(_categories(record))
+    (record, held), (entries, more) = await asyncio.gather(service.get_round(who, round_id),
+                                                           audit_trail(service, who, round_id))
+    everything = await titles(service, who, round_id) if review.needs_titles(query) else {}
+    rows = review.plan_rows(record, held, everything)
+    table, rejected = review.table(rows, query), review.rejections(record, query.rejections_page)
+    if not everything:
+        ids = [r.request_id for r in table.items] + [x.request_id for x in rejected.items]
+        shown = await titles_of(service, who, list(dict.fromkeys(ids)))
+        table, rejected = review.retitle(table, shown), review.retitle(rejected, shown)
     cats = review.categories(record)
+    palette = gantt.colours(_categories(record))
+    horizon = record.horizon
     return render(
-        request, "round.html", title=f"Round {round_id}", record=record, query=query,
-        table=review.table(rows, query), rows_total=len(rows), sort_keys=list(review.SORT_KEYS),
-        rejections=review.rejections(record, names, query.rejections_page), metrics=review.metrics(record),
+        request, "round.html", title=f"Round {round_id}", record=record, query=query, table=table,
+        rows_total=len(rows), sort_keys=list(review.SORT_KEYS), rejections=rejected, metrics=review.metrics(record),
         categories=cats, category_chart=_category_chart(cats), energy=_energy_charts(record, held),
-        gantts=[(c, gantt.chart(c, b, record.problem.horizon, palette)) for c, b in bars.items()]
-        if record.problem else [], palette=palette, audit=entries, audit_more=more,
-        progress=progress_of(service, record), done=request.query_params.get("done", ""),
+        gantts=[(c, gantt.chart(c, b, horizon, palette)) for c, b in review.gantt_bars(record, held).items()],
+        palette=palette, audit=entries, audit_more=more, progress=progress_of(service, record),
+        done=request.query_params.get("done", ""),
         clusters=sorted(c.id for c in record.problem.clusters) if record.problem else [],
         gpu_types=sorted(record.problem.gpu_types) if record.problem else [])
 

@@ -17,7 +17,6 @@ from support.ports import wait_for
 from tests.scheduler.api.harness import auth
 from tests.scheduler.web.harness import XSS, World, browser_login
 
-
 MORE = [("embl", "research", 4, "H100", 2), ("embl", "research", 2, "H100", 3), ("startup-x", "industry", 4, "H100", 2),
         ("startup-x", "industry", 8, "H100", 5), ("uni-pisa", "education", 2, "A100", 2),
         ("uni-pisa", "education", 2, "A100", 3), ("uni-pisa", "education", 4, "A100", 4),
@@ -70,7 +69,8 @@ def test_an_operator_approves_and_publishes_a_round_and_finds_the_audit_entries(
 
     events = world.stubs.review.ListAuditEvents(rev.ListAuditEventsRequest(subject_id=round_id),
                                                 metadata=auth(world.tokens["operator"])).events
-    mine = [(e.action, e.actor, e.reason) for e in events if e.role == "operator" and e.action in ("approve", "publish")]
+    mine = [(e.action, e.actor, e.reason) for e in events
+            if e.role == "operator" and e.action in ("approve", "publish")]
     assert mine == [("approve", "ops-anna", "capacity checked with the sites"),
                     ("publish", "ops-anna", "weekly ledger, approved by the board")]
     state = world.stubs.rounds.GetRound(rnd.GetRoundRequest(round_id=round_id), metadata=auth(world.tokens["operator"]))

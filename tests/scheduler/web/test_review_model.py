@@ -61,7 +61,7 @@ def test_a_round_without_a_plan_has_no_rows() -> None:
     record = round_record(REQUESTS, REJECTED).model_copy(update={"plan": None, "state": RoundState.OPEN})
     assert review.plan_rows(record, [], {}) == []
     assert review.metrics(record) == [] and review.categories(record) == []
-    assert review.rejections(record, {}, 1).total == 0
+    assert review.rejections(record, 1).total == 0
 
 
 @pytest.mark.parametrize(("params", "want"), [
@@ -119,7 +119,7 @@ def test_a_page_past_the_last_is_an_error_not_an_empty_page() -> None:
 
 
 def test_rejections_carry_the_reason_sentence_and_the_solver_detail() -> None:
-    page = review.rejections(round_record(REQUESTS, REJECTED), TITLES, 1)
+    page = review.retitle(review.rejections(round_record(REQUESTS, REJECTED), 1), TITLES)
     assert page.total == 1
     (x,) = page.items
     assert (x.request_id, x.title, x.org, x.reason) == ("req-c", "Climate ensemble", "uni", "capacity")
@@ -160,13 +160,13 @@ def test_energy_per_slot_counts_standing_allocations_against_each_cap() -> None:
 
 
 def test_gantt_bars_skip_superseded_and_fade_review_rejected() -> None:
-    bars = review.gantt_bars(round_record(REQUESTS, REJECTED), HELD, TITLES)
+    bars = review.gantt_bars(round_record(REQUESTS, REJECTED), HELD)
     assert set(bars) == {"alpha", "beta"} and bars["beta"] == []
     assert [(b.request_id, b.faded) for b in bars["alpha"]] == [("req-a", False), ("req-b", False), ("req-d", True)]
 
 
-def bar(id: str, start: int, end: int, title: str = "t", category: str = "research") -> gantt.Bar:
-    return gantt.Bar(request_id=id, title=title, category=category, gpus=1, gpu_type="H100", start_slot=start,
+def bar(id: str, start: int, end: int, org: str = "t", category: str = "research") -> gantt.Bar:
+    return gantt.Bar(request_id=id, org=org, category=category, gpus=1, gpu_type="H100", start_slot=start,
                      end_slot=end, state="proposed")
 
 
@@ -181,8 +181,8 @@ def test_pack_never_overlaps_within_a_lane(spans: list[tuple[int, int]], lanes: 
     assert [[b.request_id for b in lane] for lane in gantt.pack(bars)] == lanes
 
 
-def test_gantt_escapes_titles_and_reads_slots_and_dates() -> None:
-    svg = str(gantt.chart("alpha", [bar("req-x", 0, 8, title='<script>alert(1)</script> & "q"')], HORIZON,
+def test_gantt_escapes_labels_and_reads_slots_and_dates() -> None:
+    svg = str(gantt.chart("alpha", [bar("req-x", 0, 8, org='<script>alert(1)</script> & "q"')], HORIZON,
                           gantt.colours(["research"])))
     assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in svg
     assert "slot 0" in svg and "slot 8" in svg and "Mon 03 Mar 00:00" in svg and "Mon 03 Mar 08:00" in svg

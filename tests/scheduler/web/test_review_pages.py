@@ -146,6 +146,7 @@ def test_the_page_shows_the_plan_figures_charts_rejections_and_audit() -> None:
         assert record.plan.rejected, "the world should leave some requests out"
         for a in held:
             assert a.request_id in html
+        assert "protein folding 0" in table(html) and "course lab 3" in table(html)  # titles of the rows shown
         for x in record.plan.rejected:
             assert x.request in html and x.detail.replace("'", "&#39;") in html
         for label in ("value", "bound", "gap", "wasted", "justified complaints", "level spread", "min attainment",
