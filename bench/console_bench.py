@@ -54,6 +54,7 @@ OPERATOR = Principal(id="bench-operator", role=Role.OPERATOR)
 class Timing:
     what: str
     path: str
+    first_s: float  # the first call: caches cold (the titles a search reads)
     median_s: float
     p90_s: float
     kib: float
@@ -128,9 +129,10 @@ async def timed(client: httpx.AsyncClient, what: str, path: str, repeat: int) ->
         if response.status_code != 200:
             raise SystemExit(f"{path}: {response.status_code} {response.text[:300]}")
         size = len(response.content)
+    first = seconds[0]
     seconds.sort()
-    return Timing(what, path, statistics.median(seconds), seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))],
-                  size / 1024)
+    p90 = seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))]
+    return Timing(what, path, first, statistics.median(seconds), p90, size / 1024)
 
 
 async def measure(size: str, repeat: int) -> tuple[int, list[Timing], float]:
@@ -162,19 +164,20 @@ async def measure(size: str, repeat: int) -> tuple[int, list[Timing], float]:
 
 
 def render(requests: int, timings: list[Timing], markdown: bool) -> str:
-    head = "| page | median server s | p90 s | response KiB | target |"
-    lines = [head, "|---|---|---|---|---|"]
+    head = "| page | first call s | median server s | p90 s | response KiB | target |"
+    lines = [head, "|---|---|---|---|---|---|"]
     for t in timings:
         target = "" if t.what.startswith("baseline") else ("✓ < 1 s" if t.median_s < TARGET_S else "✗ ≥ 1 s")
-        lines.append(f"| {t.what} | {t.median_s:.3f} | {t.p90_s:.3f} | {t.kib:,.0f} | {target} |")
+        lines.append(f"| {t.what} | {t.first_s:.3f} | {t.median_s:.3f} | {t.p90_s:.3f} | {t.kib:,.0f} | {target} |")
     table = "\n".join(lines)
     if not markdown:
         return table
     return (f"## Web console (`make bench-console`)\n\nMachine: {machine()}. The round review page of a "
             f"{requests:,}-request round (the `L` solver instance, seed {SEED}, stored in SQLite through the service "
             "and solved to its first plan), fetched in-process over httpx's ASGI transport as a logged-in operator: "
-            "the time of a call is the server's time. Median of the repeats; the baselines come from the same "
-            f"run.\n\n{table}\n")
+            "the time of a call is the server's time. Median of the repeats; the first call is shown apart because a "
+            "search reads every title of the round once per round version (the page itself reads only the titles "
+            f"of the rows it shows). The baselines come from the same run.\n\n{table}\n")
 
 
 def update_markdown(path: Path, text: str) -> None:

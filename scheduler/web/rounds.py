@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +39,7 @@ from solver.problem import Pin
 MAX_REASON = 2000  # characters, as the gRPC API takes (scheduler.api.inbound.MAX_REASON)
 MAX_IDS = 1000
 AUDIT_SHOWN = 200
+TITLED_ROUNDS = 8  # rounds whose every title the console keeps, for searching and sorting by title
 
 
 def required_reason(form: FormData) -> str:
@@ -85,6 +87,25 @@ async def titles(service: Service, who: Principal, round_id: str) -> dict[str, s
         cursor = page.next_cursor
 
 
+async def round_titles(request: Request, who: Principal, record: RoundRecord) -> dict[str, str]:
+    """Every title of the round, kept for the round's version (the console keeps :data:`TITLED_ROUNDS` of them).
+
+    While a round keeps its version its requests keep their titles: a request is amended only before it enters
+    a round, and one that leaves (a rejected round) leaves with a new round version.
+    """
+    state = request.app.state
+    if not hasattr(state, "round_titles"):
+        state.round_titles = OrderedDict()
+    kept: OrderedDict[tuple[str, int], dict[str, str]] = state.round_titles
+    key = (record.id, record.version)
+    if key not in kept:
+        kept[key] = await titles(console(request).service, who, record.id)
+        while len(kept) > TITLED_ROUNDS:
+            kept.popitem(last=False)
+    kept.move_to_end(key)
+    return kept[key]
+
+
 async def titles_of(service: Service, who: Principal, request_ids: list[str]) -> dict[str, str]:
     """Request id -> title for the requests named, each read as GetRequest reads it."""
     return {r.id: r.title for r in await asyncio.gather(*(service.get_request(who, i) for i in request_ids))}
@@ -104,12 +125,20 @@ async def audit_trail(service: Service, who: Principal, round_id: str) -> tuple[
     return entries[:AUDIT_SHOWN], len(entries) > AUDIT_SHOWN
 
 
+def live_progress(service: Service, round_id: str) -> dict[str, Any] | None:
+    """The progress of a solve running in this process, from its live view: no store read, so polling is cheap."""
+    live = service.round_run(round_id)
+    if live is None or live.done.is_set():
+        return None
+    return {"state": str(RoundState.SOLVING), "phase": live.phase, "fraction": round(live.fraction, 4),
+            "message": live.message, "running": True, "error": live.error}
+
+
 def progress_of(service: Service, record: RoundRecord) -> dict[str, Any]:
     """The solve's progress: this process's live run if it has one, else what the round stored last."""
-    live = service.round_run(record.id)
-    if live is not None and not live.done.is_set():
-        return {"state": str(record.state), "phase": live.phase, "fraction": round(live.fraction, 4),
-                "message": live.message, "running": True, "error": live.error}
+    live = live_progress(service, record.id)
+    if live is not None:
+        return live
     running = record.state == RoundState.SOLVING
     return {"state": str(record.state), "phase": "solve" if running else str(record.state),
             "fraction": round(record.progress, 4), "message": record.progress_message, "running": running,
@@ -134,7 +163,7 @@ async def review_page(request: Request) -> Response:
     query = review.parse_query(request.query_params)
     (record, held), (entries, more) = await asyncio.gather(service.get_round(who, round_id),
                                                            audit_trail(service, who, round_id))
-    everything = await titles(service, who, round_id) if review.needs_titles(query) else {}
+    everything = await round_titles(request, who, record) if review.needs_titles(query) else {}
     rows = review.plan_rows(record, held, everything)
     table, rejected = review.table(rows, query), review.rejections(record, query.rejections_page)
     if not everything:
@@ -182,8 +211,12 @@ def _energy_charts(record: RoundRecord, held: list[Any]) -> list[Any]:
 async def progress(request: Request) -> Response:
     who = await caller(request, "RoundService/GetRound")
     service = console(request).service
-    record, _ = await service.get_round(who, request.path_params["round_id"])
-    return JSONResponse(progress_of(service, record), headers={"Cache-Control": "no-store"})
+    round_id = request.path_params["round_id"]
+    found = live_progress(service, round_id)
+    if found is None:
+        record, _ = await service.get_round(who, round_id)
+        found = progress_of(service, record)
+    return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
 async def explanation(request: Request) -> Response:

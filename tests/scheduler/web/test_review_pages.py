@@ -170,6 +170,16 @@ def test_a_malicious_title_shows_as_text() -> None:
     run(story)
 
 
+def test_a_title_search_still_finds_the_request_after_a_verdict() -> None:
+    async def story(c: Console) -> None:
+        assert "course lab 2" in table((await c.operator.get(f"/rounds/{c.round_id}?q=lab+2")).text)
+        assert (await post(c.operator, c, "approve", reason="fine")).status_code == 303  # a new round version
+        found = table((await c.operator.get(f"/rounds/{c.round_id}?q=lab+2&sort=title")).text)
+        assert "course lab 2" in found and "course lab 1" not in found
+
+    run(story)
+
+
 def test_a_share_zero_category_shows_a_dash() -> None:
     async def story(c: Console) -> None:
         html = (await c.operator.get(f"/rounds/{c.round_id}")).text
