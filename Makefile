@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SCAN   := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed-checkov
 
-.PHONY: demo test lint typecheck pytest scan-venv bench bench-service bench-sim bench-exec clean
+.PHONY: demo test lint typecheck pytest scan-venv browser bench bench-service bench-sim bench-exec clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy solver scheduler simulations
 
-pytest: $(STAMP) $(SCAN_STAMP)
+# The console's browser tests drive Debian's headless Chromium (a browser download is impossible here).
+# Where it is missing and apt is at hand (as root, or with password-less sudo), install it; never fail:
+# without it those tests skip and say why.
+
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  command -v apt-get >/dev/null || { echo "no apt-get: the browser tests will skip"; exit 0; }; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO="sudo -n"; else \
+	    echo "not root and no sudo: the browser tests will skip"; exit 0; fi; \
+	  $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver \
+	  || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; } \
+	  || echo "chromium could not be installed: the browser tests will skip"; }
+
+pytest: $(STAMP) $(SCAN_STAMP) browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)

@@ -19,11 +19,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "solver": ("scheduler", "simulations", "bench", "support", "tests"),
     "scheduler": ("simulations", "bench", "support", "tests"),
     "scheduler.store": ("scheduler.usecases", "scheduler.service", "scheduler.api", "scheduler.cli",
-                        "scheduler.execution", "scheduler.agent", "scheduler.demo"),
+                        "scheduler.execution", "scheduler.agent", "scheduler.demo", "scheduler.web"),
     "scheduler.usecases": ("scheduler.service", "scheduler.api", "scheduler.cli", "scheduler.execution",
-                           "scheduler.agent", "scheduler.demo"),
+                           "scheduler.agent", "scheduler.demo", "scheduler.web"),
     "scheduler.execution": ("scheduler.usecases", "scheduler.service", "scheduler.api", "scheduler.cli",
-                            "scheduler.agent", "scheduler.demo"),
+                            "scheduler.agent", "scheduler.demo", "scheduler.web"),
+    # the web console is a transport beside the gRPC API: it reaches the service, never the API (whose
+    # role table it is handed by the composition root), the execution loop or an entry point
+    "scheduler.web": ("scheduler.api", "scheduler.cli", "scheduler.execution", "scheduler.agent", "scheduler.demo"),
     "scheduler.agent": ("scheduler.usecases", "scheduler.service", "scheduler.store", "scheduler.execution"),
     "simulations": ("scheduler.api", "scheduler.store", "scheduler.usecases", "scheduler.execution", "bench"),
 }

@@ -267,7 +267,7 @@ def main(options: Options) -> int:
     clusters = example("clusters.yaml")["clusters"]
     requests = example("requests.yaml")["requests"]
     toks = tokens(url, sorted({r["org"] for r in requests}), [c["id"] for c in clusters])
-    port = local_head.free_port()
+    port, http_port = local_head.free_port(), local_head.free_port()
     address = f"127.0.0.1:{port}"
     exe = [sys.executable, "-m", "scheduler.cli"]
     settings = {
@@ -284,11 +284,15 @@ def main(options: Options) -> int:
         settings["ALLMENDE_LOCAL_RAY_ADDRESS"] = head.dashboard_url
         console.print(f"  Ray head at {head.dashboard_url}: {sum(sum(r.gpus.values()) for r in records)} logical GPUs, "
                       + ", ".join(f"cluster:{c['id']}" for c in clusters))
-        server = stack.enter_context(process([*exe, "serve", "--db", url, "--port", str(port)], out / "server.log",
-                                             settings))
+        server = stack.enter_context(process([*exe, "serve", "--db", url, "--port", str(port), "--http-port",
+                                              str(http_port)], out / "server.log", settings))
         channel = stack.enter_context(grpc.insecure_channel(address))
         wait_serving(channel, server, out / "server.log")
         console.print(f"  allmende serve on {address}, SQLite at {out / 'demo.db'} (log: {out / 'server.log'})")
+        operator_token = out / "operator.token"
+        operator_token.write_text(toks["operator"])
+        operator_token.chmod(0o600)
+        console.print(f"  console: http://127.0.0.1:{http_port}/ (operator token in {operator_token})")
         stubs = Stubs.on(channel)
 
         console.rule("2. three clusters and their agents")

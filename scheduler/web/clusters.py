@@ -32,9 +32,9 @@ class ClusterRow:
 def executes_on(target: ExecutionTarget | None) -> str:
     """Where the service runs this cluster's approved allocations."""
     if target is None:
-        return "the service's own Ray head (with --execute local)"
+        return "service's Ray head (--execute local)"
     if target.kind == "ray":
-        return f"Ray Jobs at {target.address}" if target.address else "the service's own Ray head"
+        return f"Ray Jobs at {target.address}" if target.address else "service's Ray head"
     where = " ".join(p for p in (f"context {target.context}" if target.context else "",
                                  f"namespace {target.namespace}" if target.namespace else "") if p)
     return "KubeRay RayJobs" + (f" ({where})" if where else "")

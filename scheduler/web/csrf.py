@@ -11,6 +11,7 @@ import hmac
 from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from scheduler.web.context import console
@@ -18,6 +19,7 @@ from scheduler.web.session import current
 
 FIELD = "csrf"
 MAX_FIELDS = 200
+MAX_BODY = 64 * 1024  # a console form is a few fields; anything larger is refused before it is read
 
 
 class CsrfRefused(Exception):
@@ -29,6 +31,9 @@ async def checked_form(request: Request) -> FormData:
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
         raise CsrfRefused(f"a form posted from {origin} is refused: forms are accepted from this site's pages only")
+    size = request.headers.get("content-length", "")
+    if not size.isdigit() or int(size) > MAX_BODY:
+        raise HTTPException(413, f"a form must say its length and stay under {MAX_BODY // 1024} KiB")
     session = current(request, console(request).sessions)
     form = await request.form(max_files=0, max_fields=MAX_FIELDS)
     sent = form.get(FIELD)

@@ -23,6 +23,7 @@ from scheduler.web.ledger_figures import FIGURES, Cell, Figure, figures
 from scheduler.web.pages import page_request, render
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
+MAX_ROWS = 500  # rows of a figure's table on the page; the downloads hold every row
 
 
 def csv_cell(value: Cell) -> str | int | float:
@@ -51,7 +52,8 @@ async def ledger_round(request: Request) -> Response:
     await caller(request, "LedgerService/GetLedgerEntry")
     entry = await console(request).service.ledger_entry(request.path_params["round_id"])
     return render(request, "ledger_round.html", title=f"Ledger: round {entry.round_id}", entry=entry,
-                  figures=figures(entry), gpu_hours=sum(s.gpu_hours for s in entry.by_category.values()))
+                  figures=figures(entry), gpu_hours=sum(s.gpu_hours for s in entry.by_category.values()),
+                  max_rows=MAX_ROWS)
 
 
 async def download(request: Request) -> Response:

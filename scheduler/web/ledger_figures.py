@@ -98,7 +98,7 @@ def carbon(e: LedgerEntry) -> Figure:
     bars = [Bar(k, a.sci_planned or 0.0, a.sci_actual) for k, a in known]
     plot = bar_chart(bars, title="SCI by category (gCO2e per GPU-hour): planned, with actual marked",
                      unit=" g", reference_label="actual, where run" if any(b.reference is not None for b in bars)
-                     else "")
+                     else "", empty="No category's CO₂ is known: their clusters report no carbon data.")
     return Figure("sci", "Carbon intensity (SCI) by category", columns, rows, plot,
                   "Categories whose CO₂ is unknown are left out of the plot.")
 

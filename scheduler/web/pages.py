@@ -31,7 +31,7 @@ from scheduler.service import known_cursor
 from scheduler.store import PageRequest
 from scheduler.web.context import console
 from scheduler.web.csrf import FIELD, CsrfRefused
-from scheduler.web.gate import LoginRequired, rpc
+from scheduler.web.gate import LoginRequired, rpc, who
 from scheduler.web.session import Session, current
 
 STATUS: dict[type[DomainError], int] = {
@@ -43,12 +43,12 @@ STATUS: dict[type[DomainError], int] = {
     InvalidTransition: 409,
 }
 TITLES = {400: "Bad request", 401: "Not logged in", 403: "Not allowed", 404: "Not found", 405: "Not allowed",
-          409: "Cannot do that now"}
+          409: "Cannot do that now", 413: "Too large"}
 
 
-def when(value: datetime | None) -> str:
-    """A timestamp as people read it, in UTC."""
-    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def when(value: datetime | None, zone: bool = True) -> str:
+    """A timestamp as people read it, in UTC (``zone=False`` where the column's heading says so)."""
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else ""))
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -57,6 +57,13 @@ def number(value: float | None, digits: int = 1) -> str:
 
 def percent(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def energy(mwh: float | None) -> str:
+    """Energy in the unit that reads best: kWh under one MWh, MWh above."""
+    if mwh is None:
+        return "—"
+    return f"{mwh * 1000:,.1f} kWh" if abs(mwh) < 1 else f"{mwh:,.2f} MWh"
 
 
 def age(seconds: float | None) -> str:
@@ -71,7 +78,7 @@ def age(seconds: float | None) -> str:
 
 ENV = Environment(loader=PackageLoader("scheduler.web", "templates"), autoescape=select_autoescape(["html"]),
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters.update(when=when, number=number, percent=percent, age=age)
+ENV.filters.update(when=when, number=number, percent=percent, age=age, energy=energy)
 
 NAV = (("/ledger", "Public ledger", None), ("/rounds", "Rounds", "RoundService/ListRounds"),
        ("/clusters", "Clusters", "InventoryService/ListClusters"),
@@ -96,10 +103,12 @@ def render(request: Request, template: str, status_code: int = 200, *, session: 
 
 
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    message = message[:1].upper() + message[1:]  # the service's messages are sentences without their capital
     return render(request, "error.html", status_code, title=TITLES.get(status_code, "Error"), message=message)
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:
+    await who(request)
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 409)
     return error_page(request, status, str(exc))
 
@@ -110,12 +119,14 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 
 async def csrf_refused(request: Request, exc: Exception) -> Response:
+    await who(request)
     return error_page(request, 403, str(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_page(request, exc.status_code, str(exc.detail))
+    await who(request)
+    status, detail = (exc.status_code, str(exc.detail)) if isinstance(exc, HTTPException) else (500, "")
+    return error_page(request, status, detail)
 
 
 def error_handlers() -> Mapping[Any, Any]:

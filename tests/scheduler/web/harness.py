@@ -113,14 +113,14 @@ def login(client: httpx.Client, token: str) -> None:
 def issue_tokens(url: str) -> dict[str, str]:
     store = open_store(url)
     by = Change(actor="test", role=Role.SYSTEM, at=datetime.now(UTC), action="create_token")
+
+    def issue(role: Role, name: str, org: str | None = None) -> str:
+        return store.write(lambda t: t.create_token(role, by=by, org=org, name=name)).bearer
+
     try:
-        made = {
-            "operator": store.write(lambda t: t.create_token(Role.OPERATOR, by=by, name="ops-anna")).bearer,
-            "analyst": store.write(lambda t: t.create_token(Role.ANALYST, by=by, name="analyst-ben")).bearer,
-        }
+        made = {"operator": issue(Role.OPERATOR, "ops-anna"), "analyst": issue(Role.ANALYST, "analyst-ben")}
         for org in sorted({str(s["org"]) for s in SPECS.values()}):
-            made[org] = store.write(lambda t, o=org: t.create_token(Role.APPLICANT, by=by, org=o,
-                                                                     name=f"applicant-{o}")).bearer
+            made[org] = issue(Role.APPLICANT, f"applicant-{org}", org)
         return made
     finally:
         store.close()
@@ -153,6 +153,8 @@ def browser_login(driver: Any, base: str, token: str) -> None:
 
     driver.delete_all_cookies()
     driver.get(base + "/login")
+    wait_for(lambda: bool(driver.find_elements(By.ID, "token")), timeout=10)
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
-    wait_for(lambda: "/login" not in driver.current_url, timeout=10)
+    wait_for(lambda: "/login" not in driver.current_url and bool(driver.find_elements(By.TAG_NAME, "footer")),
+             timeout=10)

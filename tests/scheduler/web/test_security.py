@@ -194,3 +194,17 @@ def test_the_console_is_off_unless_a_port_is_given() -> None:
 def test_the_public_never_gets_a_session_for_reading(world: World) -> None:
     with httpx.Client(base_url=world.base) as client:
         assert "set-cookie" not in client.get(f"/ledger/{world.published}").headers
+
+
+def test_a_form_far_too_large_is_refused_before_it_is_read(world: World) -> None:
+    with world.client(world.tokens["embl"]) as client:
+        page = client.get("/login")
+        answer = client.post("/login", data={"csrf": csrf_of(page.text), "token": "x" * 100_000})
+    assert answer.status_code == 413
+
+
+def test_an_error_page_still_shows_who_is_logged_in(world: World) -> None:
+    with world.client(world.tokens["operator"]) as client:
+        missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "ops-anna" in missing.text and "Log out" in missing.text
