@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import sys
@@ -172,7 +173,9 @@ def render(requests: int, timings: list[Timing], markdown: bool) -> str:
     table = "\n".join(lines)
     if not markdown:
         return table
-    return (f"## Web console (`make bench-console`)\n\nMachine: {machine()}. The round review page of a "
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"## Web console (`make bench-console`)\n\nMachine: {machine()}; load average at the end {load} "
+            "(the server time grows with the load: it is CPU-bound). The round review page of a "
             f"{requests:,}-request round (the `L` solver instance, seed {SEED}, stored in SQLite through the service "
             "and solved to its first plan), fetched in-process over httpx's ASGI transport as a logged-in operator: "
             "the time of a call is the server's time. Median of the repeats; the first call is shown apart because a "
@@ -200,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     requests, timings, setup = asyncio.run(measure(args.size, args.repeat))
     print(f"{requests:,} requests stored and solved in {setup:.0f} s", file=sys.stderr)
     print(render(requests, timings, markdown=False))
+    print(f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}", file=sys.stderr)
     if args.markdown:
         update_markdown(args.markdown, render(requests, timings, markdown=True))
     slow = [t for t in timings if not t.what.startswith("baseline") and t.median_s >= TARGET_S]
