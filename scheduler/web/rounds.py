@@ -268,10 +268,10 @@ ACTIONS: dict[str, tuple[str, Action]] = {  # form action -> (the RPC it stands 
 
 async def act(request: Request) -> Response:
     """One review action: CSRF first, then the role, then the reason, then the service; back to the page."""
+    form = await checked_form(request)
     name = request.path_params["action"]
     if name not in ACTIONS:
         raise InvalidInput("action", f"{name!r} is not one of {', '.join(ACTIONS)}")
-    form = await checked_form(request)
     method, call = ACTIONS[name]
     who = await caller(request, method)
     round_id = request.path_params["round_id"]

@@ -89,6 +89,6 @@ def test_an_empty_reason_is_refused_by_the_form_and_by_the_server(world: World, 
     browser.execute_script("arguments[0].removeAttribute('required')", reason)
     reason.send_keys("   ")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "reason: is required" in browser.page_source, timeout=10)
+    wait_for(lambda: "reason: is required" in browser.page_source.lower(), timeout=10)
     browser.get(f"{world.base}/rounds/{round_id}")
     assert browser.find_element(By.CSS_SELECTOR, ".round-head .state").text == "proposed"
