@@ -23,6 +23,22 @@ MORE = [("embl", "research", 4, "H100", 2), ("embl", "research", 2, "H100", 3), 
         ("embl", "research", 4, "H100", 4)]  # more than fits: some are rejected, with reasons to read
 
 
+def read(look: Callable[[], str]) -> str:
+    """What ``look`` reads off the page, or "" while the page is being replaced (the progress script reloads it)."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        return look()
+    except WebDriverException:
+        return ""
+
+
+def state(driver: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return read(lambda: driver.find_element(By.CSS_SELECTOR, ".round-head .state").text)
+
+
 def decide(driver: Any, action: str, reason: str) -> None:
     """Fill the action's reason and submit its form, as a person does; wait for the page it leads to."""
     from selenium.webdriver.common.by import By
@@ -92,3 +108,46 @@ def test_an_empty_reason_is_refused_by_the_form_and_by_the_server(world: World, 
     wait_for(lambda: "reason: is required" in browser.page_source.lower(), timeout=10)
     browser.get(f"{world.base}/rounds/{round_id}")
     assert browser.find_element(By.CSS_SELECTOR, ".round-head .state").text == "proposed"
+
+
+
+def test_a_solve_running_elsewhere_shows_its_progress_live(world: World, browser: Any) -> None:
+    """Another worker runs the solve (no live run in the console's process): the page follows what it stores."""
+    from datetime import UTC, datetime
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from selenium.webdriver.common.by import By
+
+    from scheduler import phases
+    from scheduler.access import Principal
+    from scheduler.api.gen.allmende.v1 import common_pb2 as common
+    from scheduler.domain import Role
+    from scheduler.store import open_store
+    from tests.scheduler.web.harness import SHARES, T0
+
+    world.submit("browser-live-a", org="embl", category="research", gpus=2, runtime_slots={"H100": 2})
+    world.rounds += 1
+    round_id = world.stubs.rounds.OpenRound(rnd.OpenRoundRequest(
+        horizon=common.Horizon(start=Timestamp(seconds=int(T0.timestamp()) + 86400 * world.rounds), slots=6),
+        policy=rnd.POLICY_FAIR, policy_config=common.PolicyConfig(category_shares=SHARES),
+        solver=common.SolverParams(time_limit_s=2, workers=1, deterministic=True)),
+        metadata=auth(world.tokens["operator"])).round_id
+    store = open_store(world.db_url)
+    worker = Principal(id="worker-2", role=Role.OPERATOR)
+    try:
+        store.write(lambda t: phases.snapshot(t, worker, round_id, "run by another worker", datetime.now(UTC)))
+        browser_login(browser, world.base, world.tokens["operator"])
+        browser.get(f"{world.base}/rounds/{round_id}")
+
+        def bar() -> float:
+            return float(read(lambda: browser.find_element(By.CSS_SELECTOR, "progress[data-progress-bar]")
+                              .get_attribute("value")) or -1)
+
+        assert state(browser) == "solving" and bar() == 0.0
+        store.write(lambda t: t.set_round_progress(round_id, 0.5, "improve: 1 assigned"))
+        wait_for(lambda: bar() == 0.5 and "improve: 1 assigned" in read(lambda: browser.page_source), timeout=30)
+        store.write(lambda t: phases.fail(t, round_id, "stopped by the test", None, datetime.now(UTC)))
+        wait_for(lambda: state(browser) == "failed", timeout=30)
+        assert "stopped by the test" in browser.page_source
+    finally:
+        store.close()

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from scheduler import phases
 from scheduler.access import Principal
 from scheduler.api.auth import allowed
 from scheduler.domain import AuditEntry, RequestSpec, Role
@@ -325,15 +326,19 @@ def test_run_solves_an_open_round_and_the_progress_json_follows_it() -> None:
     run(story, solve=False)
 
 
-def test_a_running_solve_shows_a_progress_bar_and_a_refresh_link() -> None:
+def test_a_solve_running_in_another_worker_shows_what_it_stored() -> None:
     async def story(c: Console) -> None:
-        await c.service.run_round(OPERATOR, c.round_id, "slow one")
+        worker = Principal(id="worker-2", role=Role.OPERATOR)
+        c.store.write(lambda t: phases.snapshot(t, worker, c.round_id, "run elsewhere", T0))
+        c.store.write(lambda t: t.set_round_progress(c.round_id, 0.5, "improve: 3 assigned"))
+        found = (await c.operator.get(f"/rounds/{c.round_id}/progress.json")).json()
+        assert found == {"state": "solving", "phase": "solve", "fraction": 0.5, "message": "improve: 3 assigned",
+                         "running": True, "error": None}
         html = (await c.operator.get(f"/rounds/{c.round_id}")).text
-        live = c.service.round_run(c.round_id)
-        assert live is not None
-        if not live.done.is_set():  # a small problem may finish before the page is read; then there is no bar
-            assert "<progress" in html and "data-progress-refresh" in html
-        await asyncio.wait_for(live.done.wait(), 60)
+        assert '<progress max="1" value="0.5" data-progress-bar>' in html and "improve: 3 assigned" in html
+        assert f'data-progress-url="/rounds/{c.round_id}/progress.json"' in html and "data-progress-refresh" in html
+        assert (await c.applicant.get(f"/rounds/{c.round_id}/progress.json")).status_code == 200  # GetRound's roles
+        assert (await c.anonymous.get(f"/rounds/{c.round_id}/progress.json")).status_code == 303
 
     run(story, solve=False)
 
