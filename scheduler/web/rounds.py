@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -37,6 +38,8 @@ from scheduler.web.pages import page_request, render
 from solver.problem import Pin
 
 MAX_REASON = 2000  # characters, as the gRPC API takes (scheduler.api.inbound.MAX_REASON)
+# direction overrides refused in reasons, as the gRPC API refuses them (scheduler.api.inbound.BIDI_CONTROLS)
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_IDS = 1000
 AUDIT_SHOWN = 200
 TITLED_ROUNDS = 8  # rounds whose every title the console keeps, for searching and sorting by title
@@ -49,8 +52,9 @@ def required_reason(form: FormData) -> str:
         raise InvalidInput("reason", "is required: every review action says why")
     if len(text) > MAX_REASON:
         raise InvalidInput("reason", f"is longer than {MAX_REASON} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise InvalidInput("reason", "contains a control character (a line break or escape): write it on one line")
+    if any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in text):
+        raise InvalidInput("reason", "contains a control character (a line break, an escape or a direction "
+                                     "override): write it as plain text on one line")
     return text
 
 
@@ -65,14 +69,19 @@ def request_ids(form: FormData) -> list[str]:
 
 
 def pin_of(form: FormData) -> Pin:
+    """The pin a form asks for: request, cluster, GPU type and start slot, each required and well-formed."""
     fields = {name: str(form.get(name, "")).strip() for name in ("request", "cluster", "gpu_type", "start_slot")}
     for name, value in fields.items():
         if not value:
             raise InvalidInput(name, "is required to pin an allocation")
     if not fields["start_slot"].isdecimal():
         raise InvalidInput("start_slot", f"{fields['start_slot']!r} is not a slot number (0, 1, ...)")
-    return Pin(request=fields["request"], cluster=fields["cluster"], gpu_type=fields["gpu_type"],
-               start_slot=int(fields["start_slot"]))
+    try:
+        return Pin(request=fields["request"], cluster=fields["cluster"], gpu_type=fields["gpu_type"],
+                   start_slot=int(fields["start_slot"]))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInput(str(first["loc"][0]), f"{first['msg']}") from None
 
 
 async def titles(service: Service, who: Principal, round_id: str) -> dict[str, str]:

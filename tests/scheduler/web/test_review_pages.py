@@ -352,6 +352,7 @@ ACTIONS = {"approve": {}, "reject": {}, "publish": {}, "run": {},
     pytest.param("operator", "page", "", 400, "reason: is required", id="missing reason"),
     pytest.param("operator", "page", "   ", 400, "reason: is required", id="blank reason"),
     pytest.param("operator", "page", "two\nlines", 400, "control character", id="reason with a line break"),
+    pytest.param("operator", "page", "fine\u202egnp.exe", 400, "direction override", id="reason with a bidi override"),
     pytest.param("operator", None, "why not", 403, "security token is missing", id="no CSRF token"),
     pytest.param("operator", "forged", "why not", 403, "security token is missing", id="wrong CSRF token"),
     pytest.param("applicant", "own", "why not", 403, "the applicant role may not", id="applicant token"),
@@ -379,6 +380,9 @@ def test_an_action_refused_by_the_service_shows_its_message_and_changes_nothing(
         refused = await post(c.operator, c, "pin", request="req-x", cluster="alpha", gpu_type="H100", start_slot="-1",
                              reason="bad slot")
         assert refused.status_code == 400 and "start_slot" in refused.text.lower()
+        refused = await post(c.operator, c, "pin", request="req x", cluster="alpha", gpu_type="H100", start_slot="0",
+                             reason="bad id")
+        assert refused.status_code == 400 and "request" in refused.text.lower()
         assert (await c.round(), len(c.audit())) == before
 
     run(story)
