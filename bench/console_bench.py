@@ -184,14 +184,15 @@ def render(requests: int, timings: list[Timing], markdown: bool) -> str:
 
 
 def update_markdown(path: Path, text: str) -> None:
-    """Replace the '## Web console' section (or append it): the other sections belong to other benchmarks."""
+    """Replace the table part of the '## Web console' section (or append it); a '### ' reading after it stays."""
     doc = path.read_text(encoding="utf-8")
     start = doc.find("## Web console")
     if start < 0:
         path.write_text(doc.rstrip() + "\n\n" + text, encoding="utf-8")
         return
-    end = doc.find("\n## ", start + 1)
-    path.write_text(doc[:start] + text.rstrip() + "\n" + (doc[end:] if end >= 0 else ""), encoding="utf-8")
+    ends = [i for i in (doc.find("\n### ", start), doc.find("\n## ", start + 1)) if i >= 0]
+    end = min(ends) if ends else len(doc)
+    path.write_text(doc[:start] + text.rstrip() + "\n" + doc[end:], encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

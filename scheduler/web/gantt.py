@@ -103,19 +103,18 @@ def chart(cluster: str, bars: Sequence[Bar], horizon: Horizon, palette: dict[str
     for i, lane in enumerate(lanes):
         y = TOP + i * lane_h
         for bar in lane:
-            out.append(_bar(bar, y, lane_h, per_slot, horizon, palette))
+            out.append(_bar(bar, y, lane_h, per_slot, palette))
     out.append("</svg>")
     return Markup("".join(out))
 
 
-def _bar(bar: Bar, y: float, lane_h: float, per_slot: float, horizon: Horizon, palette: dict[str, str]) -> str:
+def _bar(bar: Bar, y: float, lane_h: float, per_slot: float, palette: dict[str, str]) -> str:
     x = LEFT + bar.start_slot * per_slot
     w = max((bar.end_slot - bar.start_slot) * per_slot, 1.0)
     h = max(lane_h - (2 if lane_h >= 8 else 0.5), 1.0)
     fill = palette.get(bar.category, "#888")
-    start, end = slot_label(horizon, bar.start_slot), slot_label(horizon, bar.end_slot)
-    tip = escape(f"{bar.request_id} · {bar.org} · {bar.category} · {bar.gpus}×{bar.gpu_type} · "
-                 f"slots {bar.start_slot}–{bar.end_slot} ({start} – {end}) · {bar.state}")
+    tip = escape(f"{bar.request_id} · {bar.org} ({bar.category}) · {bar.gpus}×{bar.gpu_type} · "
+                 f"slots {bar.start_slot}–{bar.end_slot} · {bar.state}")  # the axis below reads the slots as dates
     extra = ' fill-opacity="0.3" stroke="#555" stroke-dasharray="3 2"' if bar.faded else \
         ' stroke="#111" stroke-width="1.5"' if bar.pinned else ""
     rect = (f'<rect x="{x:.1f}" y="{y + 0.5:.1f}" width="{w:.1f}" height="{h:.1f}" rx="2" fill="{fill}"{extra}>'
