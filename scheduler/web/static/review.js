@@ -1,5 +1,5 @@
-// The round review page: live progress of a running solve, and the tested counterfactual of each rejection on the
-// page, fetched one at a time.  Without script the page still works: a "Refresh" link and a link per rejection.
+// The round review page: live progress of a running solve, and a rejection's tested counterfactual on a click.
+// Without script the page still works: a "Refresh" link, and a link per rejection to its explanation page.
 "use strict";
 (function () {
   var POLL_MS = 1000;
@@ -25,27 +25,27 @@
     window.setTimeout(tick, POLL_MS);
   }
 
-  function explainAll(cells) {
-    var i = 0;
-    function next() {
-      if (i >= cells.length) { return; }
-      var cell = cells[i++];
+  // A counterfactual is solver work (about a second on a 10,000-request round), so it is tested when asked for:
+  // a click fills the cell in place; where the page may not fetch, the link opens the explanation page.
+  function explainOnClick(link) {
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      var cell = link.parentNode;
       cell.classList.add("pending");
-      fetch(cell.getAttribute("data-explain"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      link.textContent = "testing…";
+      fetch(link.getAttribute("data-explain"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
         .then(function (e) {
           cell.classList.remove("pending");
           cell.textContent = e.counterfactual || "no single change places it beside the plan as it stands";
         })
-        .catch(function () { cell.classList.remove("pending"); })
-        .then(next);
-    }
-    next();
+        .catch(function () { window.location.assign(link.getAttribute("href")); });
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var panel = document.querySelector("[data-progress-url]");
     if (panel) { pollProgress(panel); }
-    explainAll(Array.prototype.slice.call(document.querySelectorAll("td[data-explain]")));
+    document.querySelectorAll("a[data-explain]").forEach(explainOnClick);
   });
 }());

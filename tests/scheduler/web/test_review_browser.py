@@ -67,6 +67,13 @@ def test_an_operator_approves_and_publishes_a_round_and_finds_the_audit_entries(
     assert "browser-review-a" in titles
     screenshot("round-review")
 
+    test = browser.find_element(By.CSS_SELECTOR, "#rejections a[data-explain]")
+    cell = test.find_element(By.XPATH, "..")
+    test.click()  # filled in place where the page may fetch, else the explanation page opens
+    wait_for(lambda: "What would place it" in read(lambda: browser.page_source)
+             or read(lambda: cell.text) not in ("", "test what would place it", "testing…"), timeout=30)
+    browser.get(f"{world.base}/rounds/{round_id}")
+
     decide(browser, "approve", "capacity checked with the sites")
     assert browser.find_element(By.CSS_SELECTOR, ".round-head .state").text == "approved"
     decide(browser, "publish", "weekly ledger, approved by the board")

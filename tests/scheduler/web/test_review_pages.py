@@ -397,6 +397,7 @@ def test_each_rejection_links_its_tested_counterfactual() -> None:
         rejected = record.plan.rejected[0]
         html = (await c.operator.get(f"/rounds/{c.round_id}")).text
         assert f'data-explain="/rounds/{c.round_id}/explain/{rejected.request}.json"' in html
+        assert f'<a href="/rounds/{c.round_id}/explain/{rejected.request}"' in html  # the page without script
         found = (await c.operator.get(f"/rounds/{c.round_id}/explain/{rejected.request}.json")).json()
         direct = await c.service.explain(OPERATOR, c.round_id, rejected.request)
         assert found["reason"] == rejected.reason and found["allocated"] is False
