@@ -85,6 +85,13 @@ class Settings(BaseModel):
                 raise ValueError("workers > 1 share the database, so they need SQLite or PostgreSQL, not memory://")
             if self.port == 0 or (self.client_ca_file is not None and self.agent_port == 0):
                 raise ValueError("workers > 1 share one port, so it must be given, not 0")
+        if self.http_port:
+            taken = {"port": self.port, "agent_port": self.agent_port if self.client_ca_file else 0,
+                     "metrics_port": self.metrics_port}
+            clash = [name for name, port in taken.items() if port == self.http_port]
+            if clash:
+                raise ValueError(f"http_port {self.http_port} is already the {clash[0]}: the console needs a port "
+                                 "of its own")
         for name in ("tls_cert_file", "tls_key_file", "client_ca_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():

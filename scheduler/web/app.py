@@ -28,14 +28,17 @@ MAX_TOKEN = 512
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after login: a path on this site only (no ``//host`` or scheme), else home."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Where to go after login: a path on this site only (no ``//host``, scheme, backslash or control
+    character, which browsers drop from a URL and so could turn ``/\t/host`` into ``//host``), else home."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)):
         return "/"
     return target
 
 
 async def home(request: Request) -> Response:
-    return render(request, "home.html", caller=await who(request))
+    await who(request)
+    return render(request, "home.html")
 
 
 async def login_page(request: Request) -> Response:
@@ -48,7 +51,7 @@ async def login_page(request: Request) -> Response:
     response = render(request, "login.html", session=session, next=safe_next(request.query_params.get("next")),
                       error="")
     if made:
-        set_cookie(response, session, secure=c.secure)
+        set_cookie(response, session, c.sessions)
     return response
 
 
@@ -69,7 +72,7 @@ async def login(request: Request) -> Response:
     if old is not None:
         c.sessions.end(old.id)
     response = RedirectResponse(target, status_code=303)
-    set_cookie(response, c.sessions.start(bearer), secure=c.secure)
+    set_cookie(response, c.sessions.start(bearer), c.sessions)
     return response
 
 
@@ -80,7 +83,7 @@ async def logout(request: Request) -> Response:
     if old is not None:
         c.sessions.end(old.id)
     response = RedirectResponse("/", status_code=303)
-    clear_cookie(response, secure=c.secure)
+    clear_cookie(response, c.sessions)
     return response
 
 
@@ -99,8 +102,8 @@ def routes() -> list[BaseRoute]:
 
 
 def create_app(service: Service, allowed: Allowed, *, secure: bool = False) -> Starlette:
-    """The console; ``secure``: it is served over TLS, so its cookies are Secure."""
+    """The console; ``secure``: it is served over TLS, so its session cookie is Secure (and ``__Host-``)."""
     app = Starlette(routes=routes(), middleware=[Middleware(SecurityHeaders)],
                     exception_handlers=dict(error_handlers()))
-    app.state.console = Console(service=service, sessions=Sessions(), allowed=allowed, secure=secure)
+    app.state.console = Console(service=service, sessions=Sessions(secure=secure), allowed=allowed)
     return app

@@ -40,6 +40,7 @@ async def requests_page(request: Request) -> Response:
     found = await console(request).service.list_requests(who, page_request(request), org=org, state=state)
     heading = f"Requests of {who.org}" if who.is_applicant else ("Requests of " + org if org else "All requests")
     return render(request, "requests.html", title=heading, heading=heading, requests=found.items,
+                  round_links=await may(request, "RoundService/GetRound"),
                   next_cursor=found.next_cursor, org=org or "", state=state.value if state else "",
                   states=[s.value for s in RequestState])
 

@@ -76,10 +76,14 @@ def axis(values: Sequence[float]) -> tuple[float, float]:
     top = nice_ceiling(high) if high > 0 else (0.0 if low < 0 else 1.0)
     bottom = -nice_ceiling(-low) if low < 0 else 0.0
     if values and all(float(v).is_integer() for v in values):
-        def whole(end: float) -> float:
-            return TICKS * max(1, math.ceil(nice_ceiling(end / TICKS))) if end > 0 else 0.0
-        top, bottom = (whole(high) if high > 0 else (0.0 if low < 0 else TICKS)), -whole(-low)
+        top = _whole_end(high) if high > 0 else (0.0 if low < 0 else float(TICKS))
+        bottom = -_whole_end(-low)
     return bottom, top
+
+
+def _whole_end(end: float) -> float:
+    """The end of an axis of whole numbers: :data:`TICKS` ticks of a round whole step, at or past ``end``."""
+    return TICKS * max(1, math.ceil(nice_ceiling(end / TICKS))) if end > 0 else 0.0
 
 
 def _text(value: str) -> Markup:

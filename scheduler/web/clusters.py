@@ -45,9 +45,15 @@ def row(record: ClusterRecord, buffered: datetime | None, now: datetime) -> Clus
     return ClusterRow(record, None if seen is None else (now - seen).total_seconds(), executes_on(record.execution))
 
 
+CHARTED = 30  # clusters in the inventory chart: past this, the largest
+
+
 def inventory_chart(records: list[ClusterRecord]) -> Markup:
-    stacks = [Stack(r.id, {gpu: float(n) for gpu, n in sorted(r.gpus.items())}) for r in records]
-    return stacked_bars(stacks, title="GPUs per cluster, by type", unit=" GPUs")
+    shown = records if len(records) <= CHARTED else sorted(records, key=lambda r: -sum(r.gpus.values()))[:CHARTED]
+    stacks = [Stack(r.id, {gpu: float(n) for gpu, n in sorted(r.gpus.items())}) for r in shown]
+    largest = f" (the {CHARTED} largest of {len(records)})" if shown is not records else ""
+    title = "GPUs per cluster, by type" + largest
+    return stacked_bars(stacks, title=title, unit=" GPUs")
 
 
 async def clusters_page(request: Request) -> Response:

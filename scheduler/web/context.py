@@ -20,7 +20,6 @@ class Console:
     service: Service
     sessions: Sessions
     allowed: Allowed
-    secure: bool = False  # served over TLS: cookies get the Secure flag
 
 
 def console(request: Request) -> Console:

@@ -1,7 +1,8 @@
 """CSRF: every POST carries its session's token in the form, and comes from this origin; otherwise 403.
 
 The session cookie is SameSite=Strict, but another port of the same host is the same *site* to a
-browser, so the cookie alone proves nothing: the token does.  Handlers of state-changing forms call
+browser, so the cookie alone proves nothing: the token does.  A browser's ``Origin`` and
+``Sec-Fetch-Site`` headers, where it sends them, are checked too.  Handlers of state-changing forms call
 :func:`checked_form` first and read the form only from it, so a refused post changes nothing.
 """
 
@@ -31,6 +32,9 @@ async def checked_form(request: Request) -> FormData:
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
         raise CsrfRefused(f"a form posted from {origin} is refused: forms are accepted from this site's pages only")
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise CsrfRefused("a form posted from another site's page is refused: forms are accepted from this site's "
+                          "pages only")
     size = request.headers.get("content-length", "")
     if not size.isdigit() or int(size) > MAX_BODY:
         raise HTTPException(413, f"a form must say its length and stay under {MAX_BODY // 1024} KiB")

@@ -24,6 +24,7 @@ from scheduler.web.pages import page_request, render
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS = 500  # rows of a figure's table on the page; the downloads hold every row
+ROUNDS_PER_PAGE = 25  # each listed round's entry is computed whole
 
 
 def csv_cell(value: Cell) -> str | int | float:
@@ -44,7 +45,7 @@ def as_csv(figure: Figure) -> str:
 
 async def ledger_list(request: Request) -> Response:
     await caller(request, "LedgerService/ListPublishedRounds")
-    entries, cursor = await console(request).service.ledger_entries(page_request(request))
+    entries, cursor = await console(request).service.ledger_entries(page_request(request, ROUNDS_PER_PAGE))
     return render(request, "ledger.html", title="Public ledger", entries=entries, next_cursor=cursor)
 
 

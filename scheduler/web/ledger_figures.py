@@ -3,7 +3,8 @@
 Everything here is read off :class:`scheduler.ledger.LedgerEntry`, the record the ledger's gRPC API
 publishes, and nothing else: the console shows no figure the API does not.  Columns are named as
 the API's fields are (``cluster_id``, ``gpu_hours``, ``co2_kg``), so a download reads like the API's
-JSON; an unknown CO2 or SCI is empty in CSV and ``null`` in JSON, never 0.
+JSON; an unknown CO2 or SCI is empty in CSV and ``null`` in JSON, never 0, and a state is written as the
+CLI shows it (``approved``, ``succeeded``) rather than as the enum's name.
 """
 
 from __future__ import annotations

@@ -31,6 +31,15 @@ from tests.scheduler.web.harness import (
     register,
 )
 
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n``, the tests of one server and one browser run on one worker (one of each per run)."""
+    for item in items:
+        if item.path.is_relative_to(HERE) and {"world", "browser"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("console"))
+
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
@@ -79,6 +88,7 @@ def browser() -> Iterator[Any]:
     if missing:
         pytest.skip(f"browser tests need Debian's chromium and chromium-driver; missing: {', '.join(missing)} "
                     "(apt-get install chromium chromium-driver, which `make test` does where apt is available)")
+    pytest.importorskip("selenium", reason="browser tests need selenium (pip install 'allmende[test]')")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 

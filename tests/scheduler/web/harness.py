@@ -58,7 +58,7 @@ class World:
     tokens: dict[str, str]  # "operator", "analyst", and one applicant token per organisation
     ids: dict[str, str] = field(default_factory=dict)  # request title -> id
     published: str = ""
-    proposed: str = ""
+    proposed: str = ""  # stays proposed: a test that reviews a round makes its own with propose_round()
     db_url: str = ""
     rounds: int = 0
 

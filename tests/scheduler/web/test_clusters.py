@@ -60,3 +60,13 @@ def test_heartbeat_age_reads_the_latest_the_server_has_seen(stored: datetime | N
     record = ClusterRecord(id="jsc", country="DE", gpu_types={"H100": {"tdp_watts": 700}}, gpus={"H100": 8},
                            registered_at=NOW - timedelta(days=1), last_heartbeat=stored)
     assert row(record, buffered, NOW).heartbeat_age_s == age
+
+
+def test_past_thirty_clusters_the_chart_shows_the_largest() -> None:
+    from scheduler.web.clusters import CHARTED, inventory_chart
+
+    records = [ClusterRecord(id=f"c{i:03d}", country="DE", gpu_types={"H100": {"tdp_watts": 700}}, gpus={"H100": i + 1},
+                             registered_at=NOW) for i in range(CHARTED + 10)]
+    svg = inventory_chart(records)
+    assert f"the {CHARTED} largest of {CHARTED + 10}" in svg
+    assert "c039" in svg and ">c000<" not in svg

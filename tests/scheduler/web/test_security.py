@@ -66,6 +66,7 @@ def test_pages_that_need_a_token_send_the_public_to_login(world: World, path: st
     pytest.param({"csrf": "forged"}, {}, id="a wrong CSRF token"),
     pytest.param("another session's", {}, id="another session's CSRF token"),
     pytest.param("own", {"origin": "http://evil.example"}, id="the right token from another origin"),
+    pytest.param("own", {"sec-fetch-site": "same-site"}, id="the right token from another port of this host"),
 ])
 def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
         world: World, form: dict[str, str] | str, headers: dict[str, str]) -> None:
@@ -128,6 +129,7 @@ def test_a_title_with_a_script_tag_shows_as_text(world: World) -> None:
     pytest.param("", "empty", id="no token"),
     pytest.param("alm_nope.nope", "unknown", id="an unknown token"),
     pytest.param("x" * 5000, "too long", id="a token far too long"),
+    pytest.param("not a token\n\u00e9", "malformed", id="a malformed token"),
 ])
 def test_a_bad_token_does_not_log_in(world: World, token: str, why: str) -> None:
     with world.client() as client:
@@ -161,6 +163,8 @@ def test_a_revoked_token_ends_its_session(world: World) -> None:
     pytest.param("//evil.example/x", "/", id="a protocol-relative URL"),
     pytest.param("https://evil.example/", "/", id="another site"),
     pytest.param("/\\evil.example", "/", id="a backslash trick"),
+    pytest.param("/\t/evil.example", "/", id="a tab browsers drop, leaving //evil.example"),
+    pytest.param("/requests?state=rejected", "/requests?state=rejected", id="a page with its query"),
     pytest.param("", "/", id="nothing"),
 ])
 def test_login_goes_back_only_to_a_page_of_this_site(target: str, lands: str) -> None:
@@ -187,8 +191,19 @@ def test_the_console_is_off_unless_a_port_is_given() -> None:
 
     assert load({}, environ={}).http_port == 0
     assert load({"http_port": 8080}, environ={}).console_host == "127.0.0.1"
-    with pytest.raises(Exception, match="http_port"):
-        load({"http_port": 70000}, environ={})
+    assert load({"http_port": 8080, "http_host": "0.0.0.0"}, environ={}).console_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    pytest.param({"http_port": 70000}, "http_port", id="a port past 65535"),
+    pytest.param({"http_port": 50051}, "http_port 50051 is already the port", id="the gRPC port"),
+    pytest.param({"http_port": 9464, "metrics_port": 9464}, "already the metrics_port", id="the metrics port"),
+])
+def test_a_console_port_that_cannot_work_is_refused_at_start(flags: dict[str, int], message: str) -> None:
+    from scheduler.settings import SettingsError, load
+
+    with pytest.raises(SettingsError, match=message):
+        load(flags, environ={})
 
 
 def test_the_public_never_gets_a_session_for_reading(world: World) -> None:

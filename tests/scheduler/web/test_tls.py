@@ -67,3 +67,4 @@ def test_over_tls_the_console_speaks_https_and_its_cookie_is_secure(tmp_path: Pa
         store.close()
     assert status == 200 and "default-src 'none'" in csp
     assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert cookie.startswith("__host-"), "a __Host- cookie: only this host, on /, over TLS"
