@@ -188,9 +188,14 @@ async def review_page(request: Request) -> Response:
         categories=cats, category_chart=_category_chart(cats), energy=_energy_charts(record, held),
         gantts=[(c, gantt.chart(c, b, horizon, palette)) for c, b in review.gantt_bars(record, held).items()],
         palette=palette, audit=entries, audit_more=more, progress=progress_of(service, record),
-        done=request.query_params.get("done", ""),
+        done=request.query_params.get("done", ""), pin=_pin_row(rows, request.query_params.get("pin", "")),
         clusters=sorted(c.id for c in record.problem.clusters) if record.problem else [],
         gpu_types=sorted(record.problem.gpu_types) if record.problem else [])
+
+
+def _pin_row(rows: list[review.PlanRow], request_id: str) -> review.PlanRow | None:
+    """The row whose request the pin form starts from (``?pin=REQUEST``), where it names one of the round."""
+    return next((r for r in rows if r.request_id == request_id), None) if request_id else None
 
 
 def _categories(record: RoundRecord) -> set[str]:

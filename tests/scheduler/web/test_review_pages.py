@@ -306,6 +306,20 @@ def test_pin_re_solves_around_the_pinned_allocation() -> None:
     run(story)
 
 
+def test_a_row_fills_the_pin_form() -> None:
+    async def story(c: Console) -> None:
+        _, held = await c.round()
+        a = next(a for a in held if a.cluster == "beta")
+        html = (await c.operator.get(f"/rounds/{c.round_id}")).text
+        assert f'href="?pin={a.request_id}&amp;page=1&amp;sort=request&amp;q=#actions"' in html
+        page = (await c.operator.get(f"/rounds/{c.round_id}?pin={a.request_id}")).text
+        form = page.split('/pin" class="action-form">')[1].split("</form>")[0]
+        assert f'name="request" required value="{a.request_id}"' in form
+        assert "<option selected>beta</option>" in form and f'value="{a.start_slot}"' in form
+
+    run(story)
+
+
 def test_run_solves_an_open_round_and_the_progress_json_follows_it() -> None:
     async def story(c: Console) -> None:
         before = (await c.operator.get(f"/rounds/{c.round_id}/progress.json")).json()
