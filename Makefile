@@ -73,5 +73,8 @@ bench-sim: $(STAMP)
 bench-exec: $(STAMP)
 	$(BIN)/python -m bench.exec_bench
 
+bench-console: $(STAMP)
+	$(BIN)/python -m bench.console_bench --markdown docs/benchmarks.md
+
 clean:
 	rm -rf $(VENV) $(SCAN) .pytest_cache .mypy_cache .ruff_cache
