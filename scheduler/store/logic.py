@@ -43,6 +43,10 @@ class TxLogic(ABC):
         """The stored record, or ``None``."""
 
     @abstractmethod
+    def _exists(self, kind: str, id: str) -> bool:
+        """Whether a record is stored, without reading it (a round's record holds its whole problem and plan)."""
+
+    @abstractmethod
     def _insert(self, kind: str, record: Record) -> None:
         """Store a new record; ``Conflict`` if the id exists."""
 
@@ -118,8 +122,8 @@ class TxLogic(ABC):
         return record
 
     def update_request(self, record: RequestRecord, by: Change) -> RequestRecord:
-        if record.round_id is not None:
-            self.get_round(record.round_id)
+        if record.round_id is not None and not self._exists("round", record.round_id):
+            raise NotFound("round", record.round_id)
         return self._update("request", record, by, "org", "idempotency_key", "submitted_at")
 
     def add_cluster(self, record: ClusterRecord, by: Change) -> ClusterRecord:

@@ -92,6 +92,9 @@ class _Tx(TxLogic):
         row = self.s.tables[kind].rows.get(id)
         return None if row is None else row[1]
 
+    def _exists(self, kind: str, id: str) -> bool:
+        return id in self.s.tables[kind].rows
+
     def _insert(self, kind: str, record: Record) -> None:
         table = self.s.tables[kind]
         if record.id in table.rows:

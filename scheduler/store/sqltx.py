@@ -59,6 +59,13 @@ class SqlTx(TxLogic):
         row = self.c.execute(stmt).first()
         return None if row is None else schema.from_row(kind, row)
 
+    def _exists(self, kind: str, id: str) -> bool:
+        table = schema.TABLES[kind]
+        stmt = sa.select(table.c.id).where(table.c.id == id)
+        if self.pg and self.writing:
+            stmt = stmt.with_for_update()
+        return self.c.execute(stmt).first() is not None
+
     def _insert(self, kind: str, record: Record) -> None:
         table = schema.TABLES[kind]
         try:

@@ -155,3 +155,11 @@ def test_a_request_can_only_join_a_round_that_exists(store: Repository) -> None:
     with pytest.raises(NotFound, match="round-9"):
         store.write(lambda t: t.update_request(joining, change()))
     assert store.read(lambda r: r.get_request("req-1")) == record
+
+
+def test_a_request_naming_a_round_that_does_not_exist_is_refused_and_changes_nothing(store: Repository) -> None:
+    record = submit(store, "req-1")
+    joined = record.model_copy(update={"state": RequestState.IN_ROUND, "round_id": "round-nope"})
+    with pytest.raises(NotFound, match="round-nope"):
+        store.write(lambda t: t.update_request(joined, change()))
+    assert store.read(lambda r: r.get_request("req-1")) == record
