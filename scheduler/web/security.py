@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",

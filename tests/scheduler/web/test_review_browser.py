@@ -151,8 +151,11 @@ def test_a_solve_running_elsewhere_shows_its_progress_live(world: World, browser
                               .get_attribute("value")) or -1)
 
         assert state(browser) == "solving" and bar() == 0.0
+        browser.execute_script("window.samePage = true")
         store.write(lambda t: t.set_round_progress(round_id, 0.5, "improve: 1 assigned"))
         wait_for(lambda: bar() == 0.5 and "improve: 1 assigned" in read(lambda: browser.page_source), timeout=30)
+        assert browser.execute_script("return window.samePage === true"), \
+            "the bar moved in place (the CSP lets the page fetch its own progress), not by reloading the page"
         store.write(lambda t: phases.fail(t, round_id, "stopped by the test", None, datetime.now(UTC)))
         wait_for(lambda: state(browser) == "failed", timeout=30)
         assert "stopped by the test" in browser.page_source
