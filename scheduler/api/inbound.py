@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,6 +44,7 @@ from scheduler.errors import InvalidInput
 from scheduler.service import NewRound, known_cursor
 from scheduler.states import ClusterState, RequestState, RoundState
 from scheduler.store import PageRequest
+from scheduler.text import plain_text, reason
 from solver import policies
 from solver.params import SolveParams
 from solver.problem import GpuType, Horizon, Id, Pin, PolicyConfig
@@ -56,9 +56,7 @@ S = TypeVar("S", bound=StrEnum)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-MAX_REASON = 2000
 MAX_LIST = 1000
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ID: TypeAdapter[str] = TypeAdapter(Id)
 POLICIES: dict[rounds.Policy, str] = {
     rounds.POLICY_UNSPECIFIED: policies.DEFAULT,
@@ -89,26 +87,6 @@ def identifiers(values: Sequence[str], field: str) -> list[str]:
     if len(set(out)) != len(out):
         raise InvalidInput(field, "lists an id twice")
     return out
-
-
-def reason(value: str, field: str = "reason", required: bool = True) -> str:
-    text = value.strip()
-    if required and not text:
-        raise InvalidInput(field, "is required: every review action says why")
-    if len(value) > MAX_REASON:
-        raise InvalidInput(field, f"is longer than {MAX_REASON} characters")
-    plain_text(value, field)
-    return text
-
-
-def plain_text(value: str, field: str) -> str:
-    """Text people read (titles, reasons): control characters other than the ordinary space are refused, so that
-    no escape sequence, line break or direction override reaches an operator's terminal or the public ledger."""
-    for i, ch in enumerate(value):
-        if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS:
-            raise InvalidInput(field, f"contains the control character U+{ord(ch):04X} at position {i}; "
-                               "write it as plain text")
-    return value
 
 
 ID_KINDS = {"round-": "round", "req-": "request", "alloc-": "allocation", "tok-": "token"}

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from scheduler import text
 from scheduler.api import inbound, outbound
 from scheduler.api.auth import caller
 from scheduler.api.gen.allmende.v1 import execution_pb2 as execution
@@ -126,13 +127,13 @@ class RequestServicer(requests_grpc.RequestServiceServicer):
         request_id = inbound.identifier(request.request_id, "request_id")
         own_org(request.spec)
         spec = inbound.request_spec(request.spec, "spec", None)
-        reason = inbound.reason(request.reason, required=False)
+        reason = text.reason(request.reason, required=False)
         return outbound.request(await self.service.amend(caller(), request_id, spec, reason))
 
     async def WithdrawRequest(self, request: requests.WithdrawRequestRequest, context: Context) -> (
             requests.AllocationRequest):
         request_id = inbound.identifier(request.request_id, "request_id")
-        reason = inbound.reason(request.reason, required=False)
+        reason = text.reason(request.reason, required=False)
         return outbound.request(await self.service.withdraw(caller(), request_id, reason))
 
 
@@ -188,21 +189,21 @@ class ReviewServicer(review_grpc.ReviewServiceServicer):
     async def Approve(self, request: review.ApproveRequest, context: Context) -> rounds.Round:
         round_id = inbound.identifier(request.round_id, "round_id")
         ids = inbound.identifiers(request.request_ids, "request_ids")
-        return outbound.round(await self.service.approve(caller(), round_id, ids, inbound.reason(request.reason)))
+        return outbound.round(await self.service.approve(caller(), round_id, ids, text.reason(request.reason)))
 
     async def Reject(self, request: review.RejectRequest, context: Context) -> rounds.Round:
         round_id = inbound.identifier(request.round_id, "round_id")
         ids = inbound.identifiers(request.request_ids, "request_ids")
-        return outbound.round(await self.service.reject(caller(), round_id, ids, inbound.reason(request.reason)))
+        return outbound.round(await self.service.reject(caller(), round_id, ids, text.reason(request.reason)))
 
     async def Pin(self, request: review.PinRequest, context: Context) -> rounds.Round:
         round_id = inbound.identifier(request.round_id, "round_id")
-        pin, reason = inbound.pin(request), inbound.reason(request.reason)
+        pin, reason = inbound.pin(request), text.reason(request.reason)
         return outbound.round(await self.service.pin(caller(), pin, round_id, reason))
 
     async def Publish(self, request: review.PublishRequest, context: Context) -> rounds.Round:
         round_id = inbound.identifier(request.round_id, "round_id")
-        return outbound.round(await self.service.publish(caller(), round_id, inbound.reason(request.reason)))
+        return outbound.round(await self.service.publish(caller(), round_id, text.reason(request.reason)))
 
     async def ListAuditEvents(self, request: review.ListAuditEventsRequest, context: Context) -> (
             review.ListAuditEventsResponse):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -12,17 +11,17 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.cli.output import Col, table
+from scheduler.text import is_control
 
 console = Console()
 err = Console(stderr=True)
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def visible(value: object) -> str:
     """``value`` as text with every control character written out (``\\x1b``): no escape sequence reaches a terminal."""
     text = str(value)
     return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS
+        ch.encode("unicode_escape").decode("ascii") if is_control(ch)
         else ch for ch in text)
 
 

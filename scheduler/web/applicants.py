@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from scheduler import text
 from scheduler.errors import InvalidInput
 from scheduler.service import Explanation
 from scheduler.states import RequestState
@@ -20,17 +21,16 @@ from scheduler.web.gate import caller, may
 from scheduler.web.pages import page_request, render
 
 EXPLAINED = frozenset({RequestState.ALLOCATED, RequestState.REJECTED})  # the round is decided
-MAX_REASON = 1000
 
 
 def state_filter(request: Request) -> RequestState | None:
-    text = request.query_params.get("state") or None
-    if text is None:
+    asked = request.query_params.get("state") or None
+    if asked is None:
         return None
     try:
-        return RequestState(text)
+        return RequestState(asked)
     except ValueError:
-        raise InvalidInput("state", f"{text!r} is not one of {', '.join(s.value for s in RequestState)}") from None
+        raise InvalidInput("state", f"{asked!r} is not one of {', '.join(s.value for s in RequestState)}") from None
 
 
 async def requests_page(request: Request) -> Response:
@@ -53,15 +53,13 @@ async def request_page(request: Request) -> Response:
     if record.round_id is not None and record.state in EXPLAINED and await may(request, "RoundService/Explain"):
         explanation = await service.explain(who, record.round_id, record.id)
     return render(request, "request.html", title=record.title, record=record, explanation=explanation,
-                  withdrawable=record.state == RequestState.SUBMITTED, max_reason=MAX_REASON)
+                  withdrawable=record.state == RequestState.SUBMITTED, max_reason=text.MAX_REASON)
 
 
 async def withdraw(request: Request) -> Response:
     form = await checked_form(request)
     who = await caller(request, "RequestService/WithdrawRequest")
-    reason = str(form.get("reason", "")).strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput("reason", f"a withdrawal needs a reason of 1 to {MAX_REASON} characters")
+    reason = text.reason(str(form.get("reason", "")))  # the console asks why, by the API's rule for reasons
     record = await console(request).service.withdraw(who, request.path_params["request_id"], reason)
     return RedirectResponse(f"/requests/{record.id}", status_code=303)
 

@@ -12,7 +12,6 @@ from ``/rounds/{id}/progress.json``, which ``static/review.js`` polls (a refresh
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from scheduler import text
 from scheduler.access import Principal
 from scheduler.domain import AuditEntry, RoundRecord
 from scheduler.errors import InvalidInput
@@ -37,25 +37,14 @@ from scheduler.web.gate import caller
 from scheduler.web.pages import page_request, render
 from solver.problem import Pin
 
-MAX_REASON = 2000  # characters, as the gRPC API takes (scheduler.api.inbound.MAX_REASON)
-# direction overrides refused in reasons, as the gRPC API refuses them (scheduler.api.inbound.BIDI_CONTROLS)
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_IDS = 1000
 AUDIT_SHOWN = 200
 TITLED_ROUNDS = 8  # rounds whose every title the console keeps, for searching and sorting by title
 
 
 def required_reason(form: FormData) -> str:
-    """The form's reason, stripped; empty, too long or holding control characters is refused, naming the field."""
-    text = str(form.get("reason", "")).strip()
-    if not text:
-        raise InvalidInput("reason", "is required: every review action says why")
-    if len(text) > MAX_REASON:
-        raise InvalidInput("reason", f"is longer than {MAX_REASON} characters")
-    if any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in text):
-        raise InvalidInput("reason", "contains a control character (a line break, an escape or a direction "
-                                     "override): write it as plain text on one line")
-    return text
+    """The form's reason, by the gRPC API's own rule (:func:`scheduler.text.reason`)."""
+    return text.reason(str(form.get("reason", "")))
 
 
 def request_ids(form: FormData) -> list[str]:
