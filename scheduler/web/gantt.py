@@ -72,10 +72,17 @@ def tick_step(slots: int) -> int:
     return next((s for s in TICK_STEPS if slots / s <= MAX_TICKS), TICK_STEPS[-1])
 
 
-def slot_label(horizon: Horizon, slot: int) -> str:
-    """The instant a slot starts, short: ``Mon 03 Mar 06:00``."""
-    at = horizon.start + timedelta(minutes=slot * horizon.slot_minutes)
-    return at.strftime("%a %d %b %H:%M")
+def slot_labels(horizon: Horizon, slots: Sequence[int]) -> list[str]:
+    """When each tick's slot starts, short enough for ticks 80 px apart: the date only where the day changes.
+
+    ``["04 Jan 00:00", "02:00", ..., "05 Jan 00:00"]``: a date on every tick would run the labels into each other.
+    """
+    labels, day = [], None
+    for slot in slots:
+        at = horizon.start + timedelta(minutes=slot * horizon.slot_minutes)
+        labels.append(at.strftime("%H:%M") if at.date() == day else at.strftime("%d %b %H:%M"))
+        day = at.date()
+    return labels
 
 
 def chart(cluster: str, bars: Sequence[Bar], horizon: Horizon, palette: dict[str, str]) -> Markup:
@@ -92,14 +99,15 @@ def chart(cluster: str, bars: Sequence[Bar], horizon: Horizon, palette: dict[str
            f'font-family="{FONT}" font-size="11">',
            f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{base - TOP:.1f}" fill="#f7f8fa"/>']
     step = tick_step(horizon.slots)
-    for slot in range(0, horizon.slots + 1, step):
+    ticks = range(0, horizon.slots + 1, step)
+    for slot, label in zip(ticks, slot_labels(horizon, ticks), strict=True):
         x = LEFT + slot * per_slot
         anchor = "start" if slot == 0 else "end" if slot + step > horizon.slots and slot > 0 else "middle"
         out.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{base + 4:.1f}" stroke="#d0d4db" '
                    f'stroke-width="1"/>')
         out.append(f'<text x="{x:.1f}" y="{base + 16:.1f}" text-anchor="{anchor}" fill="#333">slot {slot}</text>')
         out.append(f'<text x="{x:.1f}" y="{base + 30:.1f}" text-anchor="{anchor}" fill="#666" font-size="10">'
-                   f'{escape(slot_label(horizon, slot))}</text>')
+                   f'{escape(label)}</text>')
     for i, lane in enumerate(lanes):
         y = TOP + i * lane_h
         for bar in lane:
