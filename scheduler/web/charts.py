@@ -165,10 +165,14 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", fmt: Format = 
 
 def stacked_bars(stacks: Sequence[Stack], *, title: str, unit: str = "", fmt: Format = plain,
                  empty: str = "Nothing to plot.") -> Markup:
-    """Horizontal bars split into parts; each part name keeps its colour across bars, with a legend on top."""
+    """Horizontal bars split into parts; each part name keeps its colour across bars, with a legend on top.
+
+    Parts take colours in sorted order, as the bars of a sorted list do, so that on a page that plots the same
+    categories both ways a category has one colour.
+    """
     if not stacks:
         return _nothing(title, empty)
-    names = list(dict.fromkeys(n for s in stacks for n in s.parts))
+    names = sorted({n for s in stacks for n in s.parts})
     for s in stacks:
         for n, v in s.parts.items():
             if _finite(f"{s.label}/{n}", v) < 0:
