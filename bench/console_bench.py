@@ -32,15 +32,13 @@ import httpx
 from bench.solver_bench import SEED, machine
 from scheduler.access import Principal
 from scheduler.api.auth import allowed
-from scheduler.domain import ClusterRecord, RequestSpec, Role, RoundRecord
-from scheduler.phases import ORTOOLS_VERSION, persist
-from scheduler.rounds import build_problem
+from scheduler.domain import ClusterRecord, RequestSpec, Role
+from scheduler.phases import persist
+from scheduler.phases import snapshot as snapshot_round
 from scheduler.service import NewRound, Service
 from scheduler.settings import Settings
 from scheduler.solving import SolverRunner
-from scheduler.states import RequestState, RoundState
-from scheduler.store import RequestQuery, Transaction, open_store
-from scheduler.store.pages import all_pages
+from scheduler.store import Transaction, open_store
 from scheduler.web.app import create_app
 from simulations.workload import bench_problem
 from solver import solve
@@ -64,10 +62,8 @@ class Timing:
 async def populate(service: Service, problem: Problem) -> tuple[str, str]:
     """The instance's clusters and requests through the service's store, and two rounds: (proposed, empty).
 
-    The solved round is made from phase 1's own parts (:func:`scheduler.rounds.build_problem`,
-    :func:`scheduler.phases.persist`) but with the requests joined to the round before its problem is stored:
-    ``update_request`` reads the round it names, and with a 10,000-request problem in the record that read,
-    once per request, makes ``phases.snapshot`` quadratic (minutes here).  What the page reads is the same.
+    The solved round goes through the service's own phases: :func:`scheduler.phases.snapshot` (the round's
+    problem from the stored requests, each request joined to the round), the solver, :func:`scheduler.phases.persist`.
     """
     now = service.clock()
     by = OPERATOR.change("bench", now)
@@ -91,17 +87,9 @@ async def populate(service: Service, problem: Problem) -> tuple[str, str]:
     new = NewRound(horizon=problem.horizon, objective="value", policy=problem.policy, params=params, reason="bench")
     opened = await service.open_round(OPERATOR, new)
 
-    def join(t: Transaction) -> RoundRecord:
-        requests = all_pages(lambda p: t.list_requests(RequestQuery(states=frozenset({RequestState.SUBMITTED})), p))
-        clusters = all_pages(lambda p: t.list_clusters(None, p))
-        for r in requests:
-            t.update_request(r.model_copy(update={"state": RequestState.IN_ROUND, "round_id": opened.id}), by)
-        snap = build_problem(opened, clusters, requests).problem
-        stored = t.get_round(opened.id)
-        return t.update_round(stored.model_copy(update={"state": RoundState.SOLVING, "problem": snap,
-                                                        "ortools_version": ORTOOLS_VERSION}), by)
-
-    record = await service.store.write_async(join)
+    started = time.perf_counter()
+    record = await service.store.write_async(lambda t: snapshot_round(t, OPERATOR, opened.id, "bench", now))
+    print(f"phase 1 (snapshot of {len(problem.requests):,} requests): {time.perf_counter() - started:.1f} s")
     assert record.problem is not None
     snapshot = record.problem
     plan = await asyncio.to_thread(solve, snapshot, record.objective, params)
