@@ -160,11 +160,11 @@ def test_a_gang_bigger_than_a_pool_gets_no_fraction_of_it() -> None:
     (32).  The old LP ran 'big' on the A100 as area (16·2 ≤ 8·4) beside 'whole' (64); now 'big' has
     no A100 column, and the LP can only run halves of both on the H100 in turn (48)."""
     ctx = context(NARROW)
-    rel = relax(ctx, time.perf_counter() + 60, time.perf_counter)
     assert previous_lp(ctx) == pytest.approx(64.0)
-    assert rel.bound == pytest.approx(48.0)
+    assert bound_of(ctx) == pytest.approx(48.0)
+    interval = relax(ctx, time.perf_counter() + 60, time.perf_counter, (INTERVAL,))
     a100 = next(k for k, o in enumerate(ctx.index.options[0]) if ctx.index.pool_type[o.pool] == "A100")
-    assert np.isinf(rel.prices[0][a100]), "the A100 option has no column: it never fits"
+    assert np.isinf(interval.prices[0][a100]), "the A100 option has no column: it never fits"
 
 
 def test_small_problems_get_a_time_indexed_lp_and_large_ones_keep_the_interval_lp() -> None:
@@ -224,3 +224,14 @@ def previous_lp(ctx: Context) -> float:
                 float(idx.org_cap_gpu_hours))
     assert lp.Solve() == pywraplp.Solver.OPTIMAL
     return float(lp.Objective().Value())
+
+
+def test_the_search_keeps_the_old_lps_guidance_while_the_bound_tightens() -> None:
+    """The greedy and the neighbourhoods are tuned to LEAN's prices; the tighter LPs only lower the bound."""
+    ctx = context(bench_problem("S", 0))
+    lean = relax(ctx, time.perf_counter() + 60, time.perf_counter, (LEAN,))
+    full = relax(ctx, time.perf_counter() + 60, time.perf_counter)
+    assert full.bound < lean.bound - 1_000
+    np.testing.assert_array_equal(full.selected, lean.selected)
+    for mine, theirs in zip(full.prices, lean.prices, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
