@@ -1,14 +1,15 @@
 """How much of the value gap is the bound: the LP bounds against a long exact CP-SAT run, one instance at a time.
 
 For each size it prints, side by side and from the same run:
-- the interval LP (one column per request and option, ``solver.bound.INTERVAL``) and the bound the solver
-  reports (``relax``: the interval LP, and a time-indexed LP where the problem is small), with their times;
+- the tightened interval LP (one column per request and option, ``solver.bound.INTERVAL``) and the bound the
+  solver reports (``relax``: the old LP, and where the problem is small the interval and time-indexed LPs),
+  with their times;
 - the best plan of the ``value`` policy within the bench budget;
 - a long CP-SAT run of the exact interval model (``solver.model`` over every cluster and the whole horizon,
   hinted with that plan): its best plan and its proven bound.  Above WHOLE_LIMIT requests the model holds
   only the plan's requests and those the LP selects, a restriction: its plans are valid, its bound is not
   a bound on the problem, so it is not printed;
-- the share of the gap between the interval LP and the best known plan that the reported bound closes.
+- the share of the gap between the interval LP and the best known plan that the tightest bound closes.
 
 A valid upper bound (CP-SAT's on the whole model, or the tightened LP) below the interval LP is slack the
 interval LP had, not value a solver could still find.  Size T is a small instance of the bench's shape

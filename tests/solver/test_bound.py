@@ -3,7 +3,8 @@
 Stories: on random small problems where CP-SAT proves the optimum, every shape of the LP bounds that
 optimum from above; the time-indexed LP is never looser than the interval LP; and the bound is never
 looser than the LP this module replaced (restated below as the yardstick), here and on the bench's S
-instance, where the gap it closes is the measured one of docs/benchmarks.md.
+instance, where the gap it closes is the measured one of docs/benchmarks.md, while the search keeps
+the old LP's guidance.
 """
 
 from __future__ import annotations
