@@ -3,8 +3,9 @@
 Columns are (request r, option o, start group g) with 0 ≤ x_rog ≤ 1, where g is a run of consecutive
 starts in r's window (the whole window at the coarsest shape).  Every coefficient is the least a job
 uses over the starts of its group, so every valid plan is a feasible 0/1 point and the LP optimum
-bounds value.  Narrow groups make the LP nearly time-indexed; the shape is chosen so the LP fits its
-nonzero budget (``shape_for``).
+bounds value.  Narrow groups make the LP nearly time-indexed.  ``default_shapes`` picks the LPs a problem
+can afford: the LP before issue 10 (LEAN) always, whose duals guide the search, and on small problems
+the tightened interval LP and a time-indexed one, which only lower the bound.
 
     maximise    Σ v_r x_rog                             v_r = merit_r · work_r
     subject to  Σ_og x_rog ≤ 1                          for every request r
@@ -22,8 +23,8 @@ The cuts are Chvátal–Gomory roundings of one slot's capacity: in a slot, Σ g
 Σ ⌊gpus_j/d⌋ ≤ ⌊F/d⌋ for whole jobs, which the LP's fractions of a gang do not respect (two
 64-GPU gangs in an 88-GPU pool: 64 + 64·0.375 = 88, but at d = 30 they count 2 + 2·0.375 > 2).
 Divisors d = ⌊F/m⌋ + 1 for m = 2, 3, 4 say "at most m − 1 jobs above F/m", weighted by size; they
-dominate the "at most k big gangs" rows of the LP before them, over the same jobs.  Larger m added
-little at the bench's sizes and doubled the LP at X.
+dominate the "at most k big gangs" rows of the LP before them, over the same jobs.  Larger m moved
+no bound of the bench's instances.
 
 The reported bound does not trust the LP solver's tolerance: for the coupling duals y ≥ 0 it
 returns the Lagrangian dual
@@ -88,30 +89,10 @@ class Columns:
 
 
 def _columns(ctx: Context, shape: Shape) -> Columns:
-    """Runs of starts where each option fits alone (rules 2–9 in an empty plan), cut into groups of
-    ``width`` starts; without a width, one group from an option's first such start to its last."""
+    """The LP's columns, grouped by request: whole windows for LEAN, else the runs of starts where each
+    option fits alone (rules 2–9 in an empty plan), cut into groups of ``shape.width`` starts."""
     idx = ctx.index
-    empty = PlacementBook(idx)
-    width = shape.width
-    parts: list[tuple[int, int, IntArray, IntArray]] = []  # (request, option, firsts, lasts)
-    for r in np.flatnonzero(ctx.alone) if shape.lean else []:  # whole windows, as the LP before issue 10
-        e, d = int(idx.earliest[r]), int(idx.deadline[r])
-        parts += [(int(r), k, np.array([e]), np.array([d - o.runtime])) for k, o in enumerate(idx.options[r])
-                  if o.runtime <= d - e]
-    for r in np.flatnonzero(ctx.alone) if not shape.lean else []:
-        for group in empty.groups(int(r)):
-            fits, starts = empty.feasible(int(r), group)
-            for row in np.flatnonzero(fits.any(axis=1)) if fits.size else []:
-                at = np.flatnonzero(fits[row])
-                if width is None:
-                    firsts, lasts = at[:1], at[-1:]
-                else:
-                    run = np.r_[0, np.cumsum(np.diff(at) > 1)]  # runs of consecutive starts
-                    pos = np.arange(at.size) - np.searchsorted(run, run)  # place within its run
-                    begin = pos % width == 0
-                    end = np.r_[begin[1:], True] | np.r_[run[1:] != run[:-1], True]
-                    firsts, lasts = at[begin], at[end]
-                parts.append((int(r), int(group.option_ids[row]), starts[firsts], starts[lasts]))
+    parts = _whole_windows(ctx) if shape.lean else _fitting_runs(ctx, shape.width)
     count = np.array([len(f) for _, _, f, _ in parts], dtype=np.int64)
     opts = [idx.options[r][k] for r, k, _, _ in parts]
 
@@ -146,6 +127,41 @@ def _columns(ctx: Context, shape: Shape) -> Columns:
         gpu_hours=per_column([o.gpu_hours for o in opts]),
         value=(idx.merit * idx.work)[req],
     )
+
+
+Part = tuple[int, int, IntArray, IntArray]  # (request, option, first starts, last starts) of its groups
+
+
+def _whole_windows(ctx: Context) -> list[Part]:
+    """One group per option from the window's first start to its last, as the LP before issue 10."""
+    idx = ctx.index
+    parts: list[Part] = []
+    for r in np.flatnonzero(ctx.alone):
+        e, d = int(idx.earliest[r]), int(idx.deadline[r])
+        parts += [(int(r), k, np.array([e]), np.array([d - o.runtime])) for k, o in enumerate(idx.options[r])
+                  if o.runtime <= d - e]
+    return parts
+
+
+def _fitting_runs(ctx: Context, width: int | None) -> list[Part]:
+    """Runs of starts where each option fits alone, cut into groups of ``width`` (None: one group per option)."""
+    empty = PlacementBook(ctx.index)
+    parts: list[Part] = []
+    for r in np.flatnonzero(ctx.alone):
+        for group in empty.groups(int(r)):
+            fits, starts = empty.feasible(int(r), group)
+            for row in np.flatnonzero(fits.any(axis=1)) if fits.size else []:
+                at = np.flatnonzero(fits[row])
+                if width is None:
+                    firsts, lasts = at[:1], at[-1:]
+                else:
+                    run = np.r_[0, np.cumsum(np.diff(at) > 1)]  # runs of consecutive starts
+                    pos = np.arange(at.size) - np.searchsorted(run, run)  # place within its run
+                    begin = pos % width == 0
+                    end = np.r_[begin[1:], True] | np.r_[run[1:] != run[:-1], True]
+                    firsts, lasts = at[begin], at[end]
+                parts.append((int(r), int(group.option_ids[row]), starts[firsts], starts[lasts]))
+    return parts
 
 
 @dataclass(frozen=True)
