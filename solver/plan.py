@@ -44,8 +44,8 @@ REASONS: dict[str, str] = {
     "energy_budget": "the programme energy budget is spent",
     "carbon_budget": "the programme carbon budget is spent",
     "org_cap": "the organisation has reached its cap on the horizon's GPU-hours",
-    "category_balance": ("it fits on its own, but the capacity it needs is held by categories that would be no better served "
-                         "than its own with it"),
+    "category_balance": ("it fits on its own, but the capacity it needs is held by categories that would be no "
+                         "better served than its own with it"),
     "lower_merit": "it would fit in an empty plan, but higher-merit requests took the capacity it needs",
 }
 
