@@ -10,6 +10,7 @@ GPUs, per-slot power headroom, energy per option and carbon per start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +68,16 @@ class Index:
     @property
     def n(self) -> int:
         return len(self.req_ids)
+
+    @cached_property
+    def kwh_per_work(self) -> FloatArray:
+        """Per request, the most energy any of its options takes per unit of work (0 without options)."""
+        return np.array([max((o.energy_kwh for o in opts), default=0.0) for opts in self.options]) / self.work
+
+    @cached_property
+    def gpu_hours_per_work(self) -> FloatArray:
+        """Per request, the most GPU-hours any of its options runs per unit of work (0 without options)."""
+        return np.array([max((o.gpu_hours for o in opts), default=0.0) for opts in self.options]) / self.work
 
     def co2_g(self, opt: Option, start: int) -> float:
         """Grams CO2e of a job on ``opt`` starting at ``start``."""

@@ -112,10 +112,10 @@ def solve(
     t = phase("fill", t)
     polish.lower_carbon(ctx, book)
     t = phase("polish", t)
-    settle(ctx, pol, book, lp_guide, settle_by, clock)
+    settled = settle(ctx, pol, book, lp_guide, settle_by, clock)
     t = phase("settle", t)
     report("polish", book)
-    plan = decode(ctx, book, pol)
+    plan = decode(ctx, book, pol, settled.owed)
     t = phase("decode", t)
     value = plan.metrics.value
     return plan.model_copy(
@@ -169,7 +169,8 @@ def _finish_reserve(index: Index) -> float:
     return 1.0 + index.n * 3e-4
 
 
-def decode(ctx: Context, book: PlacementBook, policy: Policy) -> Plan:
+def decode(ctx: Context, book: PlacementBook, policy: Policy, owed: int | None = None) -> Plan:
+    """The plan of ``book``; ``owed``, the justified complaints where settle has counted them."""
     index = ctx.index
     assignments = []
     for r in sorted(book.placed, key=lambda q: index.req_ids[q]):
@@ -189,5 +190,5 @@ def decode(ctx: Context, book: PlacementBook, policy: Policy) -> Plan:
     return Plan(
         assignments=assignments,
         rejected=reject_all(index, book, ctx.alone, policy),
-        metrics=compute(index, book.placed, ctx.alone).model_copy(update=stability_metrics(ctx, book)),
+        metrics=compute(index, book.placed, ctx.alone).model_copy(update=stability_metrics(ctx, book, owed)),
     )
