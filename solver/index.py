@@ -9,8 +9,9 @@ GPUs, per-slot power headroom, energy per option and carbon per start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +65,8 @@ class Index:
     energy_budget_kwh: float
     carbon_budget_g: float
     pins: dict[int, tuple[int, int]]  # request -> (option, start) the plan must keep
+    # per request, its options grouped by GPU type (``solver.placements.type_groups``), filled as books ask
+    type_groups: dict[int, list[Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n(self) -> int:

@@ -54,7 +54,7 @@ def levels(index: Index, work: np.ndarray) -> np.ndarray:
 
 
 def wasted(ctx: Context, book: PlacementBook) -> list[int]:
-    return [r for r in range(ctx.index.n) if r not in book.placed and ctx.alone[r] and book.earliest(r) is not None]
+    return [r for r in range(ctx.index.n) if r not in book.placed and ctx.alone[r] and book.fits(r)]
 
 
 def complaints(ctx: Context, book: PlacementBook) -> list[int]:
