@@ -48,7 +48,8 @@ from solver.stability import settle, stability_metrics
 
 Clock = Callable[[], float]
 PROGRESS_EVERY_S = 0.5
-SETTLE_SHARE = 0.25  # of the time limit, kept from the improve phase for settling
+SETTLE_SHARE = 0.25  # of the time limit, kept from the improve phase for settling under a fairness floor
+FILL_SHARE = 0.02  # and for the final fill alone, where there is nothing to settle
 
 
 def solve(
@@ -68,7 +69,7 @@ def solve(
 
     def phase(name: str, since: float) -> float:
         now = clock()
-        stages[name] = round(now - since, 4)
+        stages[name] = round(stages.get(name, 0.0) + now - since, 4)
         return now
 
     def report(name: str, book: PlacementBook, every: float = 0.0) -> None:
@@ -104,16 +105,38 @@ def solve(
             book = saver
         t = phase("economise", t)
     settle_by = deadline - _finish_reserve(index)
-    status = improve(ctx, pol, book, relaxation, params, deadline=settle_by - SETTLE_SHARE * params.time_limit_s,
-                     clock=clock,
-                     on_step=lambda: report("improve", book, PROGRESS_EVERY_S))
+    share = SETTLE_SHARE if pol.fairness_floor() is not None else FILL_SHARE
+
+    def stepped() -> None:
+        report("improve", book, PROGRESS_EVERY_S)
+
+    status = improve(ctx, pol, book, relaxation, params, deadline=settle_by - share * params.time_limit_s,
+                     clock=clock, on_step=stepped)
     t = phase("improve", t)
     fill(ctx, pol, book, lp_guide.order)
     t = phase("fill", t)
     polish.lower_carbon(ctx, book)
     t = phase("polish", t)
+    t_settle = t
     settled = settle(ctx, pol, book, lp_guide, settle_by, clock)
     t = phase("settle", t)
+    while pol.fairness_floor() is not None and settled.owed == 0:
+        # settle ended early: give the time left to improve, keeping what settling again will take
+        took = clock() - t_settle
+        until = settle_by - max(2 * took, 0.02 * params.time_limit_s)
+        if until - clock() < max(took, 0.02 * params.time_limit_s):
+            break
+        kept, score = book.copy(), pol.score(ctx, book)
+        improve(ctx, pol, book, relaxation, params, deadline=until, clock=clock, on_step=stepped)
+        fill(ctx, pol, book, lp_guide.order)
+        polish.lower_carbon(ctx, book)
+        t = t_settle = phase("improve_again", t)
+        again = settle(ctx, pol, book, lp_guide, settle_by, clock)
+        t = phase("settle", t)
+        if again.owed != 0 or pol.score(ctx, book) <= score:
+            book = kept  # not settled in time, or no better: the settled plan before stands
+            break
+        settled = again
     report("polish", book)
     plan = decode(ctx, book, pol, settled.owed)
     t = phase("decode", t)

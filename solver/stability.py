@@ -83,13 +83,14 @@ def stability_metrics(ctx: Context, book: PlacementBook, owed: int | None = None
     """The plan's ``wasted``, ``justified_complaints``, ``level_spread`` and ``held_back`` figures; ``owed``, where
     settle has counted the complaints already (0 after a full pass that found none), saves counting them again."""
     owed = len(complaints(ctx, book)) if owed is None else owed
-    return {"wasted": len(wasted(ctx, book)), "justified_complaints": owed, "level_spread": spread(ctx, book),
-            "held_back": held_back(ctx, book) if owed == 0 else None}
+    waste = len(wasted(ctx, book))
+    return {"wasted": waste, "justified_complaints": owed, "level_spread": spread(ctx, book),
+            "held_back": held_back(ctx, book) if owed == waste == 0 else None}
 
 
 def held_back(ctx: Context, book: PlacementBook, target: float = 0.95) -> str | None:
-    """Where min attainment stays below ``target`` in a plan that owes no complaint: which category holds it
-    back, and why (its other requests could only run by taking from categories served no better)."""
+    """Where min attainment stays below ``target`` in a plan that wastes and owes nothing: which category holds it
+    back, and why (none of its other requests fits beside the plan, and none has a justified complaint)."""
     idx = ctx.index
     work = ctx.work_by_category(book)
     att = attainments(idx, work, ctx.demand)
@@ -97,9 +98,10 @@ def held_back(ctx: Context, book: PlacementBook, target: float = 0.95) -> str | 
         return None
     c = min(sorted(att), key=lambda q: att[q])
     fair = fair_shares(idx, work, ctx.demand)[c]
-    return (f"{idx.categories[c]}: {work[c]:,.0f} of {fair:,.0f} h of its fair share placed; the rest cannot run "
-            "beside the plan within its windows and countries without taking capacity from categories served "
-            "no better")
+    name = idx.categories[c]
+    return (f"{name}: {work[c]:,.0f} of {fair:,.0f} h placed; the rest cannot run beside the plan within its "
+            f"windows and countries, and no eviction that leaves the other categories as well served as {name} "
+            "would be lets it in")
 
 
 class Holdings:
