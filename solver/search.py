@@ -13,8 +13,12 @@
 7. polish    move each job to its lowest-carbon start that changes nothing else
 8. settle    place every request that still fits, whatever the score (0 wasted), and under
              the fair policy resolve justified complaints by swaps (``solver.stability``);
-             this phase has its own share of the time and runs after a timeout too
-9. decode    assignments with energy and CO2, rejections with reasons, metrics
+             this phase has its own share of the time (a quarter under a fairness floor, 2 %
+             for the fill alone otherwise) and runs after a timeout too.  Where settling ends
+             early, the time left goes back to improve, fill, polish and settle again, and the
+             new plan replaces the settled one only if it settles too and scores higher
+9. decode    assignments with energy and CO2, rejections with reasons, metrics (the complaint
+             count is settle's, where its last pass over the rejected requests found none)
 
 Every phase works on a :class:`~solver.placements.PlacementBook`, which enforces every hard
 rule, so the plan returned at any moment (time limit included) is valid.
