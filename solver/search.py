@@ -193,7 +193,7 @@ def fill(ctx: Context, policy: Policy, book: PlacementBook, order: Iterable[int]
 
 def _finish_reserve(index: Index) -> float:
     """Seconds kept back for polish and decode, which grow with the number of requests."""
-    return 1.0 + index.n * 3e-4
+    return 1.0 + index.n * 4e-4
 
 
 def decode(ctx: Context, book: PlacementBook, policy: Policy, owed: int | None = None) -> Plan:
