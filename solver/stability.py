@@ -8,8 +8,15 @@ The eviction is the greedy of ``docs/problem-format.md``: jobs on that cluster o
 level first (then more GPUs, then id), each only if it relieves a GPU or power shortfall still
 open; then, where a budget binds, further such jobs anywhere in the same order.
 
+The search is cheap because levels bound what an eviction may take: category d may lose at most
+``W_d − threshold · s_d`` of work, so a category with no job that small, a job larger than that, an
+option whose energy or organisation hours exceed what that much work can hold, and a start the
+evictable jobs could not clear are all passed over before the greedy runs.  Each bound only drops
+what the greedy itself would refuse, so the answer is the definition's.
+
 :func:`settle` ends every solve: it places every request that fits (so nothing is wasted) and,
-under a policy with a fairness floor, resolves complaints one by one by doing the swap.  A swap
+under a policy with a fairness floor, resolves complaints one by one by doing a swap (of the first
+few found, the one that evicts least value; any eviction that keeps the levels will do).  A swap
 raises the complainer's level and leaves every evicted category more than ε above the complainer's
 old level, and a fill only adds work, so the leximin order of levels improves by a clear step each
 time and the loop ends; a round cap and the deadline bound it anyway.  (The second term is needed:

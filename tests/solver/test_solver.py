@@ -74,7 +74,7 @@ def test_progress_reports_each_phase_with_the_plan_so_far_and_ends_with_the_plan
     values = [p.value for p in heard]
     assert values == sorted(values)  # the value policy never accepts a worse plan
     assert heard[-1].value == pytest.approx(plan.metrics.value) and heard[-1].assigned == len(plan.assignments)
-    assert all(p.value <= p.bound + 1e-6 for p in heard[1:])
+    assert all(p.bound is not None and p.value <= p.bound + 1e-6 for p in heard[1:])
     assert _without_timings(solve(problem, "value", params)) == _without_timings(plan)  # listening changes nothing
 
 
