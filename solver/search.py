@@ -54,6 +54,7 @@ Clock = Callable[[], float]
 PROGRESS_EVERY_S = 0.5
 SETTLE_SHARE = 0.25  # of the time limit, kept from the improve phase for settling under a fairness floor
 FILL_SHARE = 0.02  # and for the final fill alone, where there is nothing to settle
+AGAIN = 4  # settling again after more improving is given this many times the first settle's seconds
 
 
 def solve(
@@ -127,8 +128,8 @@ def solve(
     while pol.fairness_floor() is not None and settled.owed == 0:
         # settle ended early: give the time left to improve, keeping what settling again will take
         took = clock() - t_settle
-        until = settle_by - max(2 * took, 0.02 * params.time_limit_s)
-        if until - clock() < max(took, 0.02 * params.time_limit_s):
+        until = settle_by - max(AGAIN * took, 0.05 * params.time_limit_s)
+        if until - clock() < max(took, 0.05 * params.time_limit_s):
             break
         kept, score = book.copy(), pol.score(ctx, book)
         improve(ctx, pol, book, relaxation, params, deadline=until, clock=clock, on_step=stepped)
