@@ -225,6 +225,7 @@ def claim(ctx: Context, book: PlacementBook, r: int, work: np.ndarray, held: Hol
     better = lv > threshold
     better[c] = False
     slack = np.where(idx.share > 0, work - threshold * (1 - LENIENT) * idx.share, np.inf)
+    slack += 1e-9 * np.maximum(1.0, np.abs(work))  # a bound errs towards keeping a job: float noise never drops one
     can = better & (slack >= held.min_work)
     if not can.any():
         return None
