@@ -9,7 +9,9 @@ GPUs, per-slot power headroom, energy per option and carbon per start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -63,10 +65,22 @@ class Index:
     energy_budget_kwh: float
     carbon_budget_g: float
     pins: dict[int, tuple[int, int]]  # request -> (option, start) the plan must keep
+    # per request, its options grouped by GPU type (``solver.placements.type_groups``), filled as books ask
+    type_groups: dict[int, list[Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return len(self.req_ids)
+
+    @cached_property
+    def kwh_per_work(self) -> FloatArray:
+        """Per request, the most energy any of its options takes per unit of work (0 without options)."""
+        return np.array([max((o.energy_kwh for o in opts), default=0.0) for opts in self.options]) / self.work
+
+    @cached_property
+    def gpu_hours_per_work(self) -> FloatArray:
+        """Per request, the most GPU-hours any of its options runs per unit of work (0 without options)."""
+        return np.array([max((o.gpu_hours for o in opts), default=0.0) for opts in self.options]) / self.work
 
     def co2_g(self, opt: Option, start: int) -> float:
         """Grams CO2e of a job on ``opt`` starting at ``start``."""
@@ -107,21 +121,24 @@ def compile_problem(problem: Problem) -> Index:
     cat_pos = {c: i for i, c in enumerate(categories)}
     org_pos = {o: i for i, o in enumerate(orgs)}
     requests = sorted(problem.requests, key=lambda r: r.id)
+    pools_of_type: dict[str, list[tuple[int, int]]] = {}  # type -> (cluster, pool), by cluster
+    for (ci, g), p in sorted(pools_of.items()):
+        pools_of_type.setdefault(g, []).append((ci, p))
+    made: dict[tuple[int, int, int], Option] = {}  # (pool, runtime, gpus): the same option for every such request
     options: list[list[Option]] = []
     for r in requests:
-        opts: list[Option] = []
         allowed = set(r.countries) if r.countries is not None else None
-        for ci, c in enumerate(clusters):
-            if allowed is not None and c.country not in allowed:
-                continue
-            for g in sorted(r.runtime_slots):
-                p = pools_of.get((ci, g))
-                if p is None:
-                    continue
-                rt = r.runtime_slots[g]
+        where = sorted((ci, g, p) for g in r.runtime_slots for ci, p in pools_of_type.get(g, ())
+                       if allowed is None or clusters[ci].country in allowed)
+        opts: list[Option] = []
+        for ci, g, p in where:
+            rt = r.runtime_slots[g]
+            o = made.get((p, rt, r.gpus))
+            if o is None:
                 power_w = r.gpus * problem.gpu_types[g].tdp_watts
-                energy = power_w / 1000.0 * h.slot_hours * rt * c.pue
-                opts.append(Option(p, ci, rt, energy, power_w, r.gpus * rt * h.slot_hours))
+                energy = power_w / 1000.0 * h.slot_hours * rt * clusters[ci].pue
+                o = made[(p, rt, r.gpus)] = Option(p, ci, rt, energy, power_w, r.gpus * rt * h.slot_hours)
+            opts.append(o)
         options.append(opts)
 
     pol = problem.policy

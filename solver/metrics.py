@@ -25,7 +25,7 @@ from solver.plan import CategoryMetrics, Metrics
 def fits_alone(index: Index) -> np.ndarray:
     """Boolean per request: does some option obey rules 2–9 in an empty plan?"""
     empty = PlacementBook(index)
-    return np.array([empty.earliest(r) is not None for r in range(index.n)], dtype=bool)
+    return np.array([empty.fits(r) for r in range(index.n)], dtype=bool)
 
 
 def water_fill(total: float, shares: Sequence[float], demands: Sequence[float]) -> list[float]:

@@ -85,6 +85,7 @@ def improve(
     worth = np.array([relaxation.reduced_value(ctx, r) for r in range(idx.n)])
     score = policy.score(ctx, book)
     fruitless, steps, rnd = 0, 0, 0
+    exchange_s = 0.0  # the longest energy exchange so far
     if int(ctx.alone.sum()) <= WHOLE_LIMIT:
         whole = Region(tuple(range(len(idx.cluster_ids))), 0, idx.slots)
         left = deadline - clock()
@@ -98,10 +99,14 @@ def improve(
         rng.shuffle(todo)
         jitter = 0.0 if fruitless == 0 else min(1.0, 0.25 * fruitless)
         improved = False
-        if binding(ctx, book) and deadline - clock() > 1.0:
+        if binding(ctx, book):
             for fraction in EXCHANGE_FRACTIONS:
+                if deadline - clock() < 1.0 + 1.5 * exchange_s:  # an exchange refills the whole plan: seconds at X
+                    break
+                began = clock()
                 if energy_exchange(ctx, policy, book, fraction):
                     score, improved = policy.score(ctx, book), True
+                exchange_s = max(exchange_s, clock() - began)
                 on_step()
         for region in todo:
             left = deadline - clock()

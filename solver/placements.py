@@ -71,7 +71,7 @@ class PlacementBook:
         self.org_left: FloatArray = np.full(len(index.orgs), index.org_cap_gpu_hours, dtype=np.float64)
         self.placed: dict[int, Placement] = {}
         self.fixed: frozenset[int] = frozenset()
-        self._groups: dict[int, list[TypeGroup]] = {}
+        self._groups: dict[int, list[TypeGroup]] = index.type_groups  # shared by every book of the index
 
     def copy(self) -> PlacementBook:
         other = PlacementBook.__new__(PlacementBook)
@@ -109,6 +109,10 @@ class PlacementBook:
                     co2 = idx.co2_by_start(idx.options[r][int(k)], starts)
                     fits[row] &= co2 <= self.carbon_left + EPS
         return fits, starts
+
+    def fits(self, r: int) -> bool:
+        """Does r have some option and start that obeys every rule beside this plan?"""
+        return any(self.feasible(r, group)[0].any() for group in self.groups(r))
 
     def earliest(self, r: int, cost: FloatArray | None = None) -> Placement | None:
         """Cheapest option by ``cost`` (per option, e.g. LP dual prices), then earliest finish, then lower carbon."""

@@ -26,11 +26,13 @@ What single change would let a rejected request in is :mod:`solver.counterfactua
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
-from solver.index import Index, IntArray
+from solver.index import EPS, Index, IntArray
 from solver.placements import PlacementBook
 from solver.plan import Rejection
 from solver.policies.base import Policy
@@ -118,8 +120,9 @@ def _contention_reason(index: Index, book: PlacementBook, occupancy: Occupancy, 
          f"needs at least {min(o.energy_kwh for o in index.options[r]):.0f} kWh"),
         ("carbon_budget", "carbon_left", f"the carbon budget has {book.carbon_left / 1e6:.3f} t left"),
     ]
+    beside = cache(lambda: book.fits(r))
     for reason, attr, detail in budgets:
-        if _fits_without(book, r, attr):
+        if _fits_without(book, r, attr, beside):
             return {"reason": reason, "detail": detail}
     blockers = occupancy.blockers(index, r)
     floor = policy.fairness_floor()
@@ -134,7 +137,7 @@ def _contention_reason(index: Index, book: PlacementBook, occupancy: Occupancy, 
     if higher:
         return {"reason": "lower_merit", "detail": f"it fits on its own, but {higher} requests with merit above "
                 f"{index.merit[r]:.2f} hold the GPUs and power it needs in its window"}
-    why = "power" if _fits_without(book, r, "power") else "GPUs"
+    why = "power" if _fits_without(book, r, "power", beside) else "GPUs"
     reason = "power_cap" if why == "power" else "capacity"
     return {"reason": reason, "detail": f"it fits on its own, but the {why} of every eligible cluster are taken "
             f"in its window (slots {index.earliest[r]}–{index.deadline[r]}) by other allocations"}
@@ -171,7 +174,18 @@ def _held_by_better(index: Index, book: PlacementBook, occupancy: Occupancy, r: 
             "better-served jobs that keeps them at least as well served lets it in")
 
 
-def _fits_without(book: PlacementBook, r: int, attr: str) -> bool:
+def _fits_without(book: PlacementBook, r: int, attr: str, beside: Callable[[], bool]) -> bool:
+    """Would r fit beside the plan with the budget (or the power caps) ``attr`` lifted?  Where lifting it frees no
+    option of r, the answer is whether r fits as the plan stands (``beside``), without trying again."""
+    idx, opts = book.index, book.index.options[r]
+    matters = {
+        "org_left": any(o.gpu_hours > book.org_left[idx.org[r]] + EPS for o in opts),
+        "energy_left": any(o.energy_kwh > book.energy_left + EPS for o in opts),
+        "carbon_left": bool(np.isfinite(book.carbon_left)),
+        "power": any(np.isfinite(idx.power_cap_w[o.cluster]) for o in opts),
+    }[attr]
+    if not matters:
+        return beside()
     saved_power = book.power
     saved = getattr(book, attr) if attr != "power" else None
     if attr == "power":
@@ -181,7 +195,7 @@ def _fits_without(book: PlacementBook, r: int, attr: str) -> bool:
     else:
         setattr(book, attr, math.inf)
     try:
-        return book.earliest(r) is not None
+        return book.fits(r)
     finally:
         if attr == "power":
             book.power = saved_power
