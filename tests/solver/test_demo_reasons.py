@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from scheduler.domain import Horizon, RequestSpec
+from scheduler.windows import Waiting, through
 from solver.params import SolveParams
 from solver.plan import Plan
 from solver.problem import Problem
@@ -22,24 +24,31 @@ from solver.verify import check
 
 SHARES = {"university": 0.35, "sme": 0.30, "civil_society": 0.20, "public_sector": 0.15}
 HOLDER = re.compile(r"([A-Za-z0-9_.-]+) \(level ([0-9,.]+|inf)\)")
-REQUEST_FIELDS = ("id", "org", "category", "gpus", "runtime_slots", "earliest_slot", "deadline_slot", "countries",
-                  "merit")
+HORIZON = {"start": "2027-01-04T00:00:00Z", "slot_minutes": 60, "slots": 24}
 
 
 def _yaml(*path: str) -> Any:
     return yaml.safe_load(resources.files("scheduler.examples").joinpath(*path).read_text(encoding="utf-8"))
 
 
+def demo_request(r: dict[str, Any]) -> dict[str, Any]:
+    """An example request in hours and dates, in the demo round's slots as the service converts it."""
+    spec = RequestSpec.model_validate({k: v for k, v in r.items() if k in RequestSpec.model_fields})
+    taken = through(spec, r["id"], Horizon.model_validate(HORIZON))
+    assert not isinstance(taken, Waiting), f"{r['id']} falls outside the demo's round: {taken}"
+    return taken.model_dump()
+
+
 def demo_problem() -> Problem:
     clusters = _yaml("clusters.yaml")["clusters"]
     gpu_types = {g: {"tdp_watts": t["tdp_watts"]} for c in clusters for g, t in c["gpu_types"].items()}
     return Problem.model_validate({
-        "horizon": {"start": "2027-01-04T00:00:00Z", "slot_minutes": 60, "slots": 24},
+        "horizon": HORIZON,
         "gpu_types": gpu_types,
         "clusters": [{"id": c["id"], "country": c["country"], "gpus": c["gpus"], "power_cap_kw": c["power_cap_kw"],
                       "pue": c["pue"], "carbon_intensity": _yaml("agents", f"{c['id']}.yaml")["carbon"]["values"]}
                      for c in clusters],
-        "requests": [{k: r[k] for k in REQUEST_FIELDS if k in r} for r in _yaml("requests.yaml")["requests"]],
+        "requests": [demo_request(r) for r in _yaml("requests.yaml")["requests"]],
         "policy": {"category_shares": SHARES, "org_cap_share": 0.25, "energy_budget_mwh": 1.6},
     })
 
